@@ -1,0 +1,214 @@
+"""Tests of the WiderResNet backbone (CPU, small widths)."""
+
+import copy
+import itertools
+import math
+
+import pytest
+import torch
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from wider_mm.models.backbones.wider_resnet import (
+    DEPTHS,
+    VARIANTS,
+    WiderResNet,
+    count_parameters,
+)
+
+SMALL = dict(widen_factor=1 / 16)
+
+
+@pytest.mark.parametrize(
+    'depth,variant,output_stride',
+    list(itertools.product(sorted(DEPTHS), sorted(VARIANTS), (8, 16, 32))),
+)
+def test_shapes_and_strides(depth, variant, output_stride):
+    m = WiderResNet(
+        depth=depth,
+        variant=variant,
+        output_stride=output_stride,
+        out_indices=tuple(range(7)),
+        **SMALL,
+    ).eval()
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        outs = m(x)
+    assert len(outs) == 7
+    assert m.out_strides == tuple(min(2**i, output_stride) for i in range(7))
+    full = (64, 128, 256, 512, 1024, 2048, 4096)
+    assert m.out_channels == tuple(c // 16 for c in full)
+    for out, c, s in zip(outs, m.out_channels, m.out_strides):
+        assert out.shape == (1, c, math.ceil(64 / s), math.ceil(64 / s))
+    assert m.output_shape()[6] == dict(channels=256, stride=output_stride)
+
+
+def test_final_output_is_activated():
+    m = WiderResNet(depth=16, out_indices=(5, 6), **SMALL).eval()
+    b7, final = m(torch.randn(2, 3, 32, 32))
+    assert (final >= 0).all()  # ReLU after the final BN
+    assert (b7 < 0).any()  # raw block output
+
+
+@pytest.mark.parametrize('depth,expected', [(38, 105_070_912), (20, 78_515_520), (16, 59_635_008)])
+def test_parameter_counts_equal_reference(depth, expected):
+    for variant in VARIANTS:
+        assert count_parameters(WiderResNet(depth=depth, variant=variant)) == expected
+
+
+def test_variants_place_pools_and_strides():
+    a = WiderResNet(variant='a', **SMALL)
+    a1 = WiderResNet(variant='a1', **SMALL)
+    a2 = WiderResNet(variant='a2', **SMALL)
+    for j in range(2, 7):
+        assert hasattr(getattr(a, f'block{j}'), 'pool')
+        assert not hasattr(getattr(a1, f'block{j}'), 'pool')
+        assert getattr(a1, f'block{j}').unit1.conv1.stride == (2, 2)
+        assert hasattr(getattr(a2, f'block{j}'), 'pool') == (j <= 3)
+    assert not hasattr(a.block7, 'pool')
+
+
+@pytest.mark.parametrize('contract,first', [(True, 1), (False, 2)])
+def test_dilation_conventions(contract, first):
+    m = WiderResNet(output_stride=8, contract_dilation=contract, **SMALL)
+    assert m.block5.unit1.conv1.dilation == (first, first)
+    assert m.block5.unit1.conv2.dilation == (2, 2)
+    assert m.block5.unit2.conv1.dilation == (2, 2)
+    assert m.block6.unit1.conv2.dilation == (4, 4)  # bottleneck: the 3x3 is conv2
+    assert m.block7.unit1.conv2.dilation == (4, 4)
+    assert m.block6.unit1.conv1.stride == (1, 1)
+    m16 = WiderResNet(output_stride=16, **SMALL)
+    assert m16.block5.unit1.conv1.stride == (2, 2)
+    assert m16.block6.unit1.conv2.dilation == (2, 2)
+
+
+def test_pool_padding_changes_model_a_sizes():
+    x = torch.rand(1, 3, 224, 224)
+    sizes = {}
+    for pad in (0, 1):
+        m = WiderResNet(variant='a', pool_padding=pad, out_indices=(6,), **SMALL).eval()
+        sizes[pad] = m(x)[0].shape[-1]
+    assert sizes == {0: 6, 1: 7}
+
+
+def test_custom_arch_and_width():
+    arch = dict(stem_channels=8, units=(1, 2, 1, 1, 1, 1), downsample=('stride',) * 5)
+    m = WiderResNet(arch=arch)
+    assert len(m.block3) == 2 and m.stem.out_channels == 8
+    widths = ((8, 8), (8, 16), (16, 16), (16, 32), (16, 32, 64), (32, 64, 128))
+    m = WiderResNet(arch=dict(widths=widths), depth=16)
+    assert m.out_channels == (128,)
+
+
+@pytest.mark.parametrize(
+    'kwargs,match',
+    [
+        (dict(depth=50), r'allowed depths are \[16, 20, 38\]'),
+        (dict(variant='b'), r"allowed variants are \['a', 'a1', 'a2'\]"),
+        (dict(output_stride=4), r'output_stride must be one of \(8, 16, 32\)'),
+        (dict(out_indices=(7,)), r'out_indices .* in 0..6'),
+        (dict(out_indices=(-1,)), r'out_indices .* in 0..6'),
+        (dict(out_indices=()), r'out_indices'),
+        (dict(frozen_stages=7), r'frozen_stages must be in -1..6'),
+        (dict(arch=dict(units=(1, 2))), r"arch\['units'\] must be 6 positive ints"),
+        (dict(arch=dict(widths=((1,),) * 6)), r"arch\['widths'\] must be 6 tuples"),
+        (dict(arch=dict(downsample=('max',) * 5)), r"each 'pool' or 'stride'"),
+        (dict(arch=dict(blocks=3)), r'unknown arch keys'),
+        (dict(dropout_type='Alpha'), r"'Dropout' or 'Dropout2d'"),
+    ],
+)
+def test_bad_arguments_name_allowed_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        WiderResNet(**kwargs)
+
+
+def test_frozen_stages_and_norm_eval():
+    m = WiderResNet(depth=16, frozen_stages=2, norm_eval=False, **SMALL)
+    m.train()
+    for name in ('stem', 'block2', 'block3'):
+        mod = getattr(m, name)
+        assert all(not p.requires_grad for p in mod.parameters())
+        assert all(not b.training for b in mod.modules() if isinstance(b, _BatchNorm))
+    assert all(p.requires_grad for p in m.block4.parameters())
+    assert m.block4.unit1.norm1.training
+    stats = m.block3.unit1.norm1.running_mean.clone()
+    m(torch.randn(2, 3, 32, 32))
+    assert torch.equal(stats, m.block3.unit1.norm1.running_mean)
+
+    m = WiderResNet(depth=16, norm_eval=True, **SMALL).train()
+    assert all(not b.training for b in m.modules() if isinstance(b, _BatchNorm))
+    assert m.training and all(p.requires_grad for p in m.parameters())
+
+
+def test_with_cp_same_outputs_and_grads():
+    kw = dict(depth=16, output_stride=8, out_indices=(3, 6), **SMALL)
+    a = WiderResNet(**kw)
+    b = WiderResNet(with_cp=True, **kw)
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(2, 3, 32, 32)
+    grads = []
+    for m in (a, b):
+        m.train()
+        outs = m(x.clone().requires_grad_())
+        sum(o.square().mean() for o in outs).backward()
+        grads.append({k: p.grad.clone() for k, p in m.named_parameters()})
+        outs_ref = outs
+    for k in grads[0]:
+        torch.testing.assert_close(grads[0][k], grads[1][k], rtol=1e-4, atol=1e-6)
+    assert outs_ref[0].shape[1] == 512 // 16
+
+
+def test_every_parameter_gets_a_gradient_and_no_nan():
+    m = WiderResNet(depth=38, variant='a2', drop_rates=(0.3, 0.5), **SMALL).train()
+    out = m(torch.randn(2, 3, 32, 32))[0]
+    assert torch.isfinite(out).all()
+    out.mean().backward()
+    no_grad = [n for n, p in m.named_parameters() if p.grad is None or not p.grad.abs().sum()]
+    assert not no_grad
+
+
+def test_dropout_kind_and_eval_unaffected():
+    m = WiderResNet(drop_rates=(0.3, 0.5), dropout_type='Dropout2d', **SMALL)
+    assert isinstance(m.block6.unit1.dropout, torch.nn.Dropout2d)
+    assert m.block6.unit1.dropout.p == 0.3 and m.block7.unit1.dropout.p == 0.5
+    assert WiderResNet(**SMALL).block6.unit1.dropout is None
+    ref = WiderResNet(**SMALL)
+    ref.load_state_dict(m.state_dict())
+    x = torch.randn(1, 3, 32, 32)
+    torch.testing.assert_close(m.eval()(x)[0], ref.eval()(x)[0])
+
+
+@pytest.mark.parametrize(
+    'norm_cfg', [dict(type='BN'), dict(type='GN', num_groups=4), dict(type='SyncBN')]
+)
+def test_norm_and_act_cfg(norm_cfg):
+    m = WiderResNet(
+        depth=16, norm_cfg=norm_cfg, act_cfg=dict(type='LeakyReLU', negative_slope=0.01), **SMALL
+    )
+    assert isinstance(m.block2.unit1.act, torch.nn.LeakyReLU)
+    if norm_cfg['type'] != 'SyncBN':  # SyncBN needs a process group to run
+        assert m.eval()(torch.randn(1, 3, 16, 16))[0].shape[1] == 256
+
+
+def test_pretrained_init_cfg_strict(tmp_path):
+    src = WiderResNet(depth=16, **SMALL)
+    path = tmp_path / 'seg.pth'
+    state = {'backbone.' + k: v for k, v in src.state_dict().items()}
+    torch.save({'state_dict': state}, path)
+    m = WiderResNet(
+        depth=16,
+        init_cfg=dict(type='Pretrained', checkpoint=str(path), prefix='backbone.'),
+        **SMALL,
+    )
+    m.init_weights()
+    for k, v in src.state_dict().items():
+        assert torch.equal(v, m.state_dict()[k])
+
+    bad = copy.deepcopy(state)
+    bad.pop('backbone.stem.weight')
+    bad['backbone.extra.weight'] = torch.zeros(1)
+    torch.save({'state_dict': bad}, path)
+    m = WiderResNet(
+        depth=16, init_cfg=dict(type='Pretrained', checkpoint=str(path), prefix='backbone'), **SMALL
+    )
+    with pytest.raises(KeyError, match=r"1 missing keys \['stem.weight'\].*1 unexpected"):
+        m.init_weights()

@@ -1,0 +1,39 @@
+"""`import wider_mm` registers the same classes in mmseg's and mmpretrain's registries."""
+
+import subprocess
+import sys
+
+from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+from mmseg.registry import MODELS as SEG_MODELS
+
+import wider_mm
+from wider_mm import WiderResNet
+
+
+def test_registered_in_both_registries():
+    assert wider_mm.registered == ['mmseg', 'mmpretrain']
+    assert SEG_MODELS.get('WiderResNet') is WiderResNet
+    assert PRETRAIN_MODELS.get('WiderResNet') is WiderResNet
+    assert SEG_MODELS.get('WiderHead') is not None
+    assert SEG_MODELS.get('WiderEncoderDecoder') is not None
+    m = PRETRAIN_MODELS.build(dict(type='WiderResNet', depth=16, widen_factor=0.0625))
+    assert isinstance(m, WiderResNet)
+
+
+def test_backbone_module_imports_without_mmseg():
+    """The backbone file needs only torch, mmengine and mmcv's pure-Python parts."""
+    code = (
+        'import sys, importlib.util\n'
+        "for name in ('mmseg', 'mmpretrain', 'mmcv.ops', 'mmcv._ext'):\n"
+        '    sys.modules[name] = None  # any import of these now fails\n'
+        "spec = importlib.util.spec_from_file_location('wrn', sys.argv[1])\n"
+        'mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)\n'
+        'import torch\n'
+        'm = mod.WiderResNet(depth=16, widen_factor=0.0625, output_stride=8).eval()\n'
+        'print(tuple(m(torch.rand(1, 3, 32, 32))[0].shape))\n'
+    )
+    path = wider_mm.models.backbones.wider_resnet.__file__
+    out = subprocess.run(
+        [sys.executable, '-c', code, path], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == '(1, 256, 4, 4)'

@@ -1,0 +1,1 @@
+"""Models: the backbone (importable without mmseg) and the paper's decode head."""

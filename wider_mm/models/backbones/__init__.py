@@ -1,0 +1,5 @@
+"""Backbones."""
+
+from .wider_resnet import WiderResNet
+
+__all__ = ['WiderResNet']

@@ -1,0 +1,1 @@
+"""Decode heads (need mmseg)."""

@@ -1,0 +1,43 @@
+"""Register wider_mm's modules in mmseg's and mmpretrain's registries.
+
+The same class objects are registered in both (``type='WiderResNet'`` works in configs of
+either library). Each library is optional: the backbone alone needs only torch, mmengine
+and mmcv's pure-Python parts; a missing library skips its registration and says so when a
+config asks for it (``missing_libraries``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Dict, List
+
+from .models.backbones.wider_resnet import WiderResNet
+
+#: library -> the reason it could not be imported (empty if all are there).
+missing_libraries: Dict[str, str] = {}
+
+
+def _registry(lib: str):
+    try:
+        return importlib.import_module(f'{lib}.registry').MODELS
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        missing_libraries[lib] = f'{type(e).__name__}: {e}'
+        return None
+
+
+def register_all() -> List[str]:
+    """Register every module; return the libraries registered into."""
+    done = []
+    seg = _registry('mmseg')
+    if seg is not None:
+        seg.register_module(module=WiderResNet, force=True)
+        # The decode head subclasses mmseg's BaseDecodeHead, so it only exists with mmseg.
+        from .models.decode_heads import wider_head  # noqa: F401
+        from .models.segmentors import channel_check  # noqa: F401
+
+        done.append('mmseg')
+    pre = _registry('mmpretrain')
+    if pre is not None:
+        pre.register_module(module=WiderResNet, force=True)
+        done.append('mmpretrain')
+    return done
