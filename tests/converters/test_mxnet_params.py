@@ -1,0 +1,304 @@
+"""Tests of the MXNet .params reader: real files of every header version, synthetic files of
+every version/dtype/context (tests/converters/mxnet_writer.py), and each failure mode."""
+
+import io
+import os
+import struct
+from pathlib import Path
+
+import mxnet_writer as mw
+import numpy as np
+import pytest
+
+from wider_mm.converters import MXNetFormatError, load_mxnet_params, read_mxnet_params
+
+FIXTURES = Path(__file__).resolve().parents[2] / '..' / 'shared' / 'data' / 'mxnet_params'
+needs_fixtures = pytest.mark.skipif(
+    not FIXTURES.is_dir(),
+    reason=f'real MXNet fixture files not found at {FIXTURES} (<repo>/../shared/data/'
+    'mxnet_params); they come with the project workspace, not the repository',
+)
+VERSIONS = ('legacy', 'V1', 'V2', 'V3')
+DTYPES = (
+    'float32',
+    'float64',
+    'float16',
+    'uint8',
+    'int32',
+    'int8',
+    'int64',
+    'bool',
+    'int16',
+    'uint16',
+    'uint32',
+    'uint64',
+)
+
+
+# ------------------------------------------------------------------ real files (fixtures)
+@needs_fixtures
+def test_legacy_list_is_six_aranges():
+    params, versions = read_mxnet_params(FIXTURES / 'legacy_ndarray.v0')
+    assert versions == ['legacy'] * 6
+    assert list(params) == [str(i) for i in range(6)]  # saved as a list: no names
+    for arr in params.values():
+        assert arr.dtype == np.float32
+        np.testing.assert_array_equal(arr, np.arange(128, dtype=np.float32))
+
+
+@needs_fixtures
+def test_legacy_named_go_test():
+    params, versions = read_mxnet_params(FIXTURES / 'go_test-0001.params')
+    assert versions == ['legacy'] * 2
+    assert sorted(params) == ['arg:pred_bias', 'arg:pred_weight']
+    assert params['arg:pred_weight'].shape == (10, 1)
+    assert params['arg:pred_bias'].shape == (10,)
+    assert params['arg:pred_weight'].dtype == np.float32
+    assert np.abs(params['arg:pred_weight']).max() > 0  # real weights, not zeros
+
+
+@needs_fixtures
+def test_v1_linear_regression():
+    params, versions = read_mxnet_params(FIXTURES / 'linreg_v1-0000.params')
+    assert versions == ['V1', 'V1']
+    assert list(params) == ['arg:fc1_weight', 'arg:fc1_bias']
+    np.testing.assert_allclose(params['arg:fc1_weight'], [[1.0, 2.0]], atol=1e-5)
+    assert params['arg:fc1_bias'].shape == (1,)
+    assert abs(float(params['arg:fc1_bias'][0]) - 2.5e-6) < 1e-6
+
+
+@needs_fixtures
+def test_v2_mnist_mlp():
+    params, versions = read_mxnet_params(FIXTURES / 'mnist_mlp_v2-0000.params')
+    assert versions == ['V2'] * 6
+    shapes = {k: v.shape for k, v in params.items()}
+    assert shapes == {
+        'arg:fullyconnected0_weight': (128, 784),
+        'arg:fullyconnected0_bias': (128,),
+        'arg:fullyconnected1_weight': (64, 128),
+        'arg:fullyconnected1_bias': (64,),
+        'arg:fullyconnected2_weight': (10, 64),
+        'arg:fullyconnected2_bias': (10,),
+    }
+    assert all(np.isfinite(v).all() and v.dtype == np.float32 for v in params.values())
+
+
+@needs_fixtures
+def test_v3_gluon_mlp_and_dict():
+    params, versions = read_mxnet_params(FIXTURES / 'mlp_v3.params')
+    assert versions == ['V3'] * 4
+    assert params['hidden.weight'].shape == (256, 20)
+    assert list(params) == ['hidden.weight', 'hidden.bias', 'output.weight', 'output.bias']
+    d = load_mxnet_params(FIXTURES / 'dict_v3')
+    assert list(d) == ['x', 'y']
+    np.testing.assert_array_equal(d['x'], [0, 1, 2, 3])
+    np.testing.assert_array_equal(d['y'], np.zeros(4))
+
+
+@needs_fixtures
+@pytest.mark.parametrize(
+    'name',
+    [
+        'legacy_ndarray.v0',
+        'go_test-0001.params',
+        'linreg_v1-0000.params',
+        'mnist_mlp_v2-0000.params',
+        'mlp_v3.params',
+        'dict_v3',
+    ],
+)
+def test_real_files_rewrite_byte_exact(name):
+    """Our independent writer reproduces each real file from what the reader returned, so
+    the reader lost nothing (names, order, shapes, dtypes, values)."""
+    raw = (FIXTURES / name).read_bytes()
+    params, versions = read_mxnet_params(FIXTURES / name)
+    arrays = (
+        list(params.values()) if list(params) == [str(i) for i in range(len(params))] else params
+    )
+    assert mw.dumps(arrays, versions[0]) == raw
+
+
+@needs_fixtures
+def test_reads_file_objects_too():
+    raw = (FIXTURES / 'dict_v3').read_bytes()
+    d = load_mxnet_params(io.BytesIO(raw))
+    np.testing.assert_array_equal(d['x'], [0, 1, 2, 3])
+
+
+# ------------------------------------------------------------------ synthetic files
+@pytest.mark.parametrize('version', VERSIONS)
+@pytest.mark.parametrize('as_dict', [True, False])
+def test_every_dtype_and_version(tmp_path, version, as_dict):
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for i, dt in enumerate(DTYPES):
+        shape = (2, 3, 1 + i % 3)
+        if dt == 'bool':
+            a = rng.random(shape) > 0.5
+        elif dt.startswith(('float',)):
+            a = rng.standard_normal(shape).astype(dt)
+        else:
+            info = np.iinfo(dt)
+            a = rng.integers(
+                max(info.min, -1000), min(info.max, 1000), shape, dtype=np.int64
+            ).astype(dt)
+        arrays[f'arg:a{i}_{dt}'] = a
+    f = tmp_path / 'all.params'
+    mw.save(f, arrays if as_dict else list(arrays.values()), version)
+    params, versions = read_mxnet_params(f)
+    assert versions == [version] * len(arrays)
+    assert list(params) == (list(arrays) if as_dict else [str(i) for i in range(len(arrays))])
+    for (_, want), got in zip(arrays.items(), params.values()):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize('version', ('V2', 'V3'))
+def test_bfloat16_widens_exactly(tmp_path, version):
+    vals = np.array([[1.0, -2.5, 3.140625], [1e-3, 65280.0, -0.0]], np.float32)
+    mw.save(tmp_path / 'b.params', {'w': mw.BFloat16(vals)}, version)
+    got = load_mxnet_params(tmp_path / 'b.params')['w']
+    assert got.dtype == np.float32
+    want = (vals.view('<u4') & 0xFFFF0000).view('<f4')  # bf16 = truncated float32
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize('ctx', [(1, 0), (2, 0), (2, 3), (3, 0), (5, 1)])
+def test_any_device_context(tmp_path, ctx):
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    mw.save(tmp_path / 'c.params', {'arg:w': a}, 'V2', ctx=ctx)
+    np.testing.assert_array_equal(load_mxnet_params(tmp_path / 'c.params')['arg:w'], a)
+
+
+def test_v3_scalar_and_none_arrays(tmp_path):
+    scalar = np.array(4.5, np.float32)
+    mw.save(tmp_path / 's.params', {'s': scalar, 'none': None, 'z': np.zeros((0, 3))}, 'V3')
+    p = load_mxnet_params(tmp_path / 's.params')
+    assert p['s'].shape == () and p['s'] == 4.5
+    assert p['none'] is None
+    assert p['z'].shape == (0, 3) and p['z'].dtype == np.float64
+
+
+@pytest.mark.parametrize('version', ('legacy', 'V1', 'V2'))
+def test_none_array_before_v3(tmp_path, version):
+    mw.save(tmp_path / 'n.params', {'a': None, 'b': np.ones(2, np.float32)}, version)
+    p = load_mxnet_params(tmp_path / 'n.params')
+    assert p['a'] is None
+    np.testing.assert_array_equal(p['b'], [1, 1])
+
+
+@pytest.mark.parametrize('version', ('V2', 'V3'))
+def test_sparse_arrays_densify_or_refuse(tmp_path, version):
+    dense_rs = np.zeros((5, 3), np.float32)
+    dense_rs[[1, 4]] = [[1, 2, 3], [4, 5, 6]]
+    rs = mw.Sparse('row_sparse', (5, 3), dense_rs[[1, 4]], np.array([1, 4], np.int64))
+    dense_csr = np.array([[0, 7, 0], [0, 0, 0], [8, 0, 9]], np.float64)
+    csr = mw.Sparse(
+        'csr',
+        (3, 3),
+        np.array([7, 8, 9], np.float64),
+        np.array([0, 1, 1, 3], np.int64),
+        np.array([1, 0, 2], np.int64),
+    )
+    f = tmp_path / 'sparse.params'
+    mw.save(f, {'rs': rs, 'dense': np.ones(2, np.float32), 'csr': csr}, version)
+    p = load_mxnet_params(f)
+    np.testing.assert_array_equal(p['rs'], dense_rs)
+    np.testing.assert_array_equal(p['csr'], dense_csr)
+    assert p['csr'].dtype == np.float64
+    np.testing.assert_array_equal(p['dense'], [1, 1])
+    with pytest.raises(MXNetFormatError, match=r'array #0 is a sparse \(row_sparse\) array'):
+        load_mxnet_params(f, densify_sparse=False)
+
+
+# ------------------------------------------------------------------ failure modes
+def _v2_file(tmp_path):
+    f = tmp_path / 'ok.params'
+    mw.save(
+        f,
+        {'arg:w': np.arange(12, dtype=np.float32).reshape(3, 4), 'aux:m': np.ones(3, np.float16)},
+        'V2',
+    )
+    return f
+
+
+def test_truncated_anywhere_fails_clearly(tmp_path):
+    raw = _v2_file(tmp_path).read_bytes()
+    cut = tmp_path / 'cut.params'
+    for n in range(16, len(raw)):  # every cut after the header
+        cut.write_bytes(raw[:n])
+        with pytest.raises(MXNetFormatError, match='truncated file') as e:
+            load_mxnet_params(cut)
+        assert str(cut) in str(e.value)
+    cut.write_bytes(raw[:10])
+    with pytest.raises(MXNetFormatError, match='too short'):
+        load_mxnet_params(cut)
+
+
+def test_truncated_stream_without_size(tmp_path):
+    raw = _v2_file(tmp_path).read_bytes()
+
+    class Pipe(io.RawIOBase):  # a stream that cannot tell its size
+        def __init__(self, data):
+            self.buf = io.BytesIO(data)
+
+        def readable(self):
+            return True
+
+        def readinto(self, b):
+            return self.buf.readinto(b)
+
+        def seekable(self):
+            return False
+
+    assert list(load_mxnet_params(io.BufferedReader(Pipe(raw)))) == ['arg:w', 'aux:m']
+    with pytest.raises(MXNetFormatError, match='truncated'):
+        load_mxnet_params(io.BufferedReader(Pipe(raw[:-20])))
+
+
+@pytest.mark.parametrize(
+    'content,match',
+    [
+        (b'\x89PNG\r\n\x1a\n' + b'\0' * 40, 'not an MXNet .params file'),
+        (b'PK\x03\x04' + b'\0' * 40, 'not an MXNet .params file'),
+        (b'', 'too short'),
+    ],
+)
+def test_foreign_files(tmp_path, content, match):
+    f = tmp_path / 'foreign.params'
+    f.write_bytes(content)
+    with pytest.raises(MXNetFormatError, match=match):
+        load_mxnet_params(f)
+
+
+def test_corrupt_records(tmp_path):
+    raw = bytearray(_v2_file(tmp_path).read_bytes())
+    f = tmp_path / 'bad.params'
+    header = struct.pack('<QQ', 0x112, 0)
+    cases = {
+        'implausible array count': header + struct.pack('<Q', 10**12),
+        'neither an NDArray version': header + struct.pack('<QI', 1, 0xDEADBEEF) + b'\0' * 64,
+        'unknown storage type': header + struct.pack('<QIi', 1, mw.MAGIC['V2'], 7) + b'\0' * 64,
+        'unknown dtype flag': header
+        + struct.pack('<QIiIqiii', 1, mw.MAGIC['V2'], 0, 1, 2, 1, 0, 99)
+        + b'\0' * 64,
+        'unexpected bytes after': bytes(raw) + b'junk',
+    }
+    for match, data in cases.items():
+        f.write_bytes(data)
+        with pytest.raises(MXNetFormatError, match=match):
+            load_mxnet_params(f)
+
+
+def test_names_count_mismatch(tmp_path):
+    data = mw.dumps([np.ones(1, np.float32), np.ones(1, np.float32)], 'V1')
+    data = data[:-8] + struct.pack('<Q', 1) + struct.pack('<Q', 1) + b'a'
+    f = tmp_path / 'names.params'
+    f.write_bytes(data)
+    with pytest.raises(MXNetFormatError, match='2 arrays but 1 names'):
+        load_mxnet_params(f)
+
+
+def test_missing_file():
+    with pytest.raises(FileNotFoundError):
+        load_mxnet_params(os.path.join('does', 'not', 'exist.params'))

@@ -1,0 +1,276 @@
+"""tools/model_converters/wrn2mm.py: the acceptance checks through the command line, and
+every way it must refuse (existing DST, truncated or foreign files, left-over keys).
+
+The acceptance checks run at 1/16 width here; set WIDER_MM_FULL_WIDTH=1 to also run them
+at the released width (about a minute and 3 GB of memory on a CPU).
+"""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mxnet_writer as mw
+import numpy as np
+import pytest
+import torch
+from mmengine.runner import load_checkpoint
+from wrn_ports import (
+    InPlaceABNRef,
+    PortWiderResNet,
+    PsaNet,
+    max_rel_err,
+    randomize,
+    to_ade,
+    wrap_torch,
+)
+
+from wider_mm.models.backbones.wider_resnet import WiderResNet
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOL = ROOT / 'tools' / 'model_converters' / 'wrn2mm.py'
+_spec = importlib.util.spec_from_file_location('wrn2mm', TOOL)
+wrn2mm = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(wrn2mm)
+
+LEAKY = dict(type='LeakyReLU', negative_slope=0.01)
+#: The acceptance cases: (source, reference port, MAP/NV training checkpoint?, arguments).
+ACCEPTANCE = {
+    'psa': ('psa', lambda d: PsaNet(div=d), False, dict(depth=38, variant='a1', output_stride=8)),
+    'nvidia-a2-s8': (
+        'nvidia',
+        lambda d: PortWiderResNet(div=d, a2=True, dilation=True),
+        True,
+        dict(depth=38, variant='a2', output_stride=8, contract_dilation=False, pool_padding=1),
+    ),
+    'nvidia-a': (
+        'nvidia',
+        lambda d: PortWiderResNet(div=d),
+        True,
+        dict(depth=38, variant='a', pool_padding=1),
+    ),
+    'mapillary-a': (
+        'mapillary',
+        lambda d: PortWiderResNet(div=d, norm_act=InPlaceABNRef),
+        True,
+        dict(depth=38, variant='a', pool_padding=1, act_cfg=LEAKY),
+    ),
+}
+
+
+def acceptance(case, div, tmp_path, size=64):
+    """Random weights in the source format -> CLI (--src given) -> strict load -> compare.
+
+    Returns (max abs difference, max abs difference / output scale).
+    """
+    src, make, dp, args = ACCEPTANCE[case]
+    ref = randomize(make(div), seed=7).eval()
+    torch.save(wrap_torch(ref, dp), tmp_path / f'{case}.pth')
+    assert (
+        wrn2mm.main([str(tmp_path / f'{case}.pth'), str(tmp_path / f'{case}-mm.pth'), '--src', src])
+        == 0
+    )
+    del ref  # (full width: keep memory down) rebuilt below from the same seed
+    state = torch.load(tmp_path / f'{case}-mm.pth', weights_only=True)['state_dict']
+    state = {
+        k.removeprefix('backbone.'): v
+        for k, v in state.items()
+        if not k.startswith(('head.', 'decode_head.'))
+    }
+    model = WiderResNet(**args, out_indices=(6,), widen_factor=1 / div).eval()
+    model.load_state_dict(state, strict=True)
+    ref = randomize(make(div), seed=7).eval()
+    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        want = ref(x) if src == 'psa' else ref.features(x)
+        got = model(x)[0]
+    assert got.shape == want.shape and want.abs().max() > 1e-2
+    return max_rel_err(got, want)
+
+
+@pytest.mark.parametrize('case', list(ACCEPTANCE))
+def test_acceptance_small_width(case, tmp_path, capsys):
+    assert acceptance(case, 16, tmp_path)[1] < 1e-4
+    out = capsys.readouterr().out
+    assert "type='WiderResNet'" in out and 'config snippet' in out
+
+
+@pytest.mark.skipif(
+    os.environ.get('WIDER_MM_FULL_WIDTH') != '1',
+    reason='full-width acceptance (~1 min, 3 GB): set WIDER_MM_FULL_WIDTH=1',
+)
+@pytest.mark.parametrize('case', list(ACCEPTANCE))
+def test_acceptance_full_width(case, tmp_path):
+    abs_err, rel_err = acceptance(case, 1, tmp_path)
+    print(f'{case}: max abs diff {abs_err:.3g}, relative to output scale {rel_err:.3g}')
+    assert rel_err < 1e-4
+
+
+def test_auto_detection_says_what_it_found(tmp_path, capsys):
+    ref = randomize(PortWiderResNet(div=16, classes=5), 1)
+    torch.save(wrap_torch(ref, True), tmp_path / 'nv.pth')
+    assert wrn2mm.main([str(tmp_path / 'nv.pth'), str(tmp_path / 'out.pth')]) == 0
+    out = capsys.readouterr().out
+    assert 'detected nvidia: NVIDIA/semantic-segmentation' in out
+    assert "prefixes ['module.']" in out
+    assert 'task: classification (5 classes)' in out
+    assert "type='ImageClassifier'" in out and "variant='a2'" in out
+    ckpt = torch.load(tmp_path / 'out.pth', weights_only=True)  # plain types only
+    assert ckpt['meta']['source']['format'] == 'nvidia'
+    assert ckpt['meta']['backbone']['contract_dilation'] is False
+    assert len(ckpt['meta']['source']['sha256']) == 64
+
+
+def test_mmengine_loads_the_output(tmp_path):
+    ref = randomize(PsaNet(div=16))
+    torch.save(ref.state_dict(), tmp_path / 'psa.pth')
+    assert wrn2mm.main([str(tmp_path / 'psa.pth'), str(tmp_path / 'mm.pth')]) == 0
+    model = WiderResNet(variant='a1', output_stride=8, widen_factor=1 / 16)
+    ckpt = load_checkpoint(model, str(tmp_path / 'mm.pth'), strict=True)
+    assert ckpt['meta']['backbone']['output_stride'] == 8
+    # and through the backbone's own strict Pretrained init
+    model = WiderResNet(
+        variant='a1',
+        output_stride=8,
+        widen_factor=1 / 16,
+        init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'mm.pth')),
+    )
+    model.init_weights()
+    torch.testing.assert_close(model.stem.weight, ref.conv1a.weight)
+
+
+def test_refuses_to_overwrite_without_force(tmp_path, capsys):
+    torch.save(randomize(PsaNet(div=16)).state_dict(), tmp_path / 'psa.pth')
+    dst = tmp_path / 'dst.pth'
+    dst.write_bytes(b'precious')
+    assert wrn2mm.main([str(tmp_path / 'psa.pth'), str(dst)]) == 1
+    assert 'already exists; pass --force' in capsys.readouterr().err
+    assert dst.read_bytes() == b'precious'
+    assert wrn2mm.main([str(tmp_path / 'psa.pth'), str(dst), '--force']) == 0
+    assert 'stem.weight' in torch.load(dst, weights_only=True)['state_dict']
+
+
+def test_left_over_keys_fail_listing_them(tmp_path, capsys):
+    sd = randomize(PsaNet(div=16)).state_dict()
+    sd['fc8.weight'] = torch.zeros(20, 256, 1, 1)
+    torch.save(sd, tmp_path / 'psa_cls.pth')
+    dst = tmp_path / 'out.pth'
+    assert wrn2mm.main([str(tmp_path / 'psa_cls.pth'), str(dst), '--src', 'psa']) == 1
+    err = capsys.readouterr().err
+    assert 'left over' in err and 'fc8.weight' in err and not dst.exists()
+    assert (
+        wrn2mm.main([str(tmp_path / 'psa_cls.pth'), str(dst), '--src', 'psa', '--drop', r'^fc8\.'])
+        == 0
+    )
+    assert '1 dropped on request' in capsys.readouterr().out
+
+
+def test_missing_keys_fail_listing_them(tmp_path, capsys):
+    sd = randomize(PortWiderResNet(div=16)).state_dict()
+    del sd['mod7.block1.convs.conv3.weight']
+    torch.save({'state_dict': sd}, tmp_path / 'nv.pth')
+    assert wrn2mm.main([str(tmp_path / 'nv.pth'), str(tmp_path / 'o.pth'), '--src', 'nvidia']) == 1
+    assert 'block7.unit1.conv3.weight' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('kind', ['torch', 'mxnet'])
+def test_truncated_files_fail_clearly(tmp_path, capsys, kind):
+    if kind == 'torch':
+        torch.save(randomize(PsaNet(div=16)).state_dict(), tmp_path / 'full')
+    else:
+        mw.save(
+            tmp_path / 'full',
+            {
+                k: v.numpy()
+                for k, v in to_ade(WiderResNet(widen_factor=1 / 16).state_dict()).items()
+            },
+            'V2',
+        )
+    raw = (tmp_path / 'full').read_bytes()
+    (tmp_path / 'cut').write_bytes(raw[: len(raw) // 2])
+    assert wrn2mm.main([str(tmp_path / 'cut'), str(tmp_path / 'o.pth')]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith('wrn2mm: error: ') and 'Traceback' not in err
+    assert ('truncated file' if kind == 'mxnet' else 'is the file complete') in err
+    assert not (tmp_path / 'o.pth').exists()
+
+
+@pytest.mark.parametrize(
+    'content,match',
+    [
+        (b'\x89PNG\r\n\x1a\n' + bytes(64), 'unrecognised file'),
+        (b'', 'the file is empty'),
+    ],
+)
+def test_foreign_files_fail_clearly(tmp_path, capsys, content, match):
+    (tmp_path / 'x.pth').write_bytes(content)
+    assert wrn2mm.main([str(tmp_path / 'x.pth'), str(tmp_path / 'o.pth')]) == 1
+    assert match in capsys.readouterr().err
+
+
+def test_foreign_checkpoints_fail_clearly(tmp_path, capsys):
+    torch.save({'conv1.weight': torch.zeros(1), 'fc.bias': torch.zeros(1)}, tmp_path / 'r.pth')
+    assert wrn2mm.main([str(tmp_path / 'r.pth'), str(tmp_path / 'o.pth')]) == 1
+    assert 'unrecognised checkpoint' in capsys.readouterr().err
+    torch.save({'epoch': 3, 'lr': 0.1}, tmp_path / 's.pth')
+    assert wrn2mm.main([str(tmp_path / 's.pth'), str(tmp_path / 'o.pth')]) == 1
+    assert 'no state dict found' in capsys.readouterr().err
+    mw.save(tmp_path / 'm.params', {'arg:w': np.ones(2, np.float32)}, 'V2')
+    assert wrn2mm.main([str(tmp_path / 'm.params'), str(tmp_path / 'o.pth'), '--src', 'psa']) == 1
+    assert 'cannot be --src psa' in capsys.readouterr().err
+
+
+def test_sparse_arrays_in_a_checkpoint_are_densified(tmp_path):
+    params = {
+        k: v.numpy() for k, v in to_ade(WiderResNet(widen_factor=1 / 16).state_dict()).items()
+    }
+    w = params['arg:res2a_branch1_weight'].copy()
+    w[::2] = 0  # half the rows are zero: stored only in the dense array
+    rows = np.flatnonzero(np.abs(w).reshape(len(w), -1).max(1) > 0)
+    params['arg:res2a_branch1_weight'] = mw.Sparse(
+        'row_sparse', w.shape, w[rows], rows.astype(np.int64)
+    )
+    mw.save(tmp_path / 'sparse.params', params, 'V3')
+    assert wrn2mm.main([str(tmp_path / 'sparse.params'), str(tmp_path / 'o.pth')]) == 0
+    got = torch.load(tmp_path / 'o.pth', weights_only=True)['state_dict']
+    np.testing.assert_array_equal(got['block2.unit1.shortcut.weight'].numpy(), w)
+
+
+def test_command_line_entry_point(tmp_path):
+    torch.save(randomize(PsaNet(div=16)).state_dict(), tmp_path / 'psa.pth')
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(TOOL),
+            str(tmp_path / 'psa.pth'),
+            str(tmp_path / 'o.pth'),
+            '--src',
+            'psa',
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    ns = {}  # the printed snippet is a config fragment with the PSA arguments
+    exec(res.stdout.split('# config snippet (the arguments these weights need):')[1], ns)
+    backbone = ns['model']['backbone']
+    assert (backbone['variant'], backbone['output_stride'], backbone['depth']) == ('a1', 8, 38)
+
+
+def test_pickled_extras_numpy_is_safe_others_need_allow_pickle(tmp_path, capsys):
+    import argparse
+
+    sd = randomize(PortWiderResNet(div=16)).state_dict()
+    torch.save(
+        {'state_dict': sd, 'best_prec1': np.float64(79.7), 'hist': np.arange(3)},
+        tmp_path / 'np.pth',
+    )
+    assert wrn2mm.main([str(tmp_path / 'np.pth'), str(tmp_path / 'a.pth')]) == 0
+    torch.save({'state_dict': sd, 'args': argparse.Namespace(lr=0.1)}, tmp_path / 'ns.pth')
+    assert wrn2mm.main([str(tmp_path / 'ns.pth'), str(tmp_path / 'b.pth')]) == 1
+    err = capsys.readouterr().err
+    assert "['argparse.Namespace']" in err and '--allow-pickle' in err
+    assert wrn2mm.main([str(tmp_path / 'ns.pth'), str(tmp_path / 'b.pth'), '--allow-pickle']) == 0

@@ -1,0 +1,269 @@
+"""File side of the converters: read a released checkpoint, write an mmengine checkpoint.
+
+Everything that touches the disk lives here (the renaming in :mod:`.convert` is pure). A
+file is recognised by its first bytes: MXNet NDArray lists start with ``0x112``, PyTorch
+checkpoints are zip archives (``PK``) or, before torch 1.6, pickles (``0x80``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import os.path as osp
+import pickle
+import tempfile
+import zipfile
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from .convert import Conversion, ConversionError, convert_state_dict, detect_format
+from .mxnet_params import MXNetFormatError, is_mxnet_params, load_mxnet_params
+from .sources import SOURCES
+
+#: Keys under which training scripts nest the state dict (MAP/NV/mmengine: 'state_dict').
+_NESTED = ('state_dict', 'model', 'model_state_dict', 'net')
+
+
+def sniff(path: str) -> str:
+    """Return 'mxnet' or 'torch' from the first bytes of ``path``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ConversionError: empty or foreign file (the message shows its first bytes).
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: no such file')
+    with open(path, 'rb') as f:
+        head = f.read(16)
+    if is_mxnet_params(head):
+        return 'mxnet'
+    if head.startswith(b'PK\x03\x04') or head[:1] == b'\x80':
+        return 'torch'
+    if not head:
+        raise ConversionError(f'{path}: the file is empty')
+    raise ConversionError(
+        f'{path}: unrecognised file (first bytes {head[:8].hex(" ")}): neither an MXNet '
+        '.params file (starts 12 01 00 00 00 00 00 00) nor a PyTorch checkpoint (a zip '
+        "archive, 'PK', or a pickle, 0x80)"
+    )
+
+
+def _torch_load(path: str, allow_pickle: bool) -> Any:
+    """``torch.load`` on CPU; safely (``weights_only``) unless ``allow_pickle``.
+
+    Training checkpoints often hold numpy scalars (``best_prec1``...): numpy's array and
+    scalar constructors are allowed in the safe mode, anything else needs ``allow_pickle``.
+    """
+    try:
+        try:
+            return torch.load(path, map_location='cpu', weights_only=not allow_pickle)
+        except pickle.UnpicklingError:
+            if allow_pickle:
+                raise
+            needed = _unsafe_globals(path)
+            if not needed or not all(n.startswith('numpy.') for n in needed):
+                raise
+            with torch.serialization.safe_globals([_resolve(n) for n in needed] + _NUMPY_DTYPES):
+                return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as e:
+        needed = [] if allow_pickle else _unsafe_globals(path)
+        if needed:
+            raise ConversionError(
+                f'{path}: the checkpoint pickles objects other than tensors and plain '
+                f'containers ({needed[:5]}), which torch refuses to load safely. If you '
+                'trust the file, pass --allow-pickle'
+            ) from e
+        raise ConversionError(
+            f'{path}: not a readable PyTorch checkpoint ({_first_line(e)})'
+        ) from e
+    except (
+        RuntimeError,
+        EOFError,
+        ValueError,
+        OSError,
+        zipfile.BadZipFile,
+        AttributeError,
+        ImportError,
+        IndexError,
+        KeyError,
+        TypeError,
+    ) as e:
+        raise ConversionError(
+            f'{path}: not a readable PyTorch checkpoint ({type(e).__name__}: '
+            f'{_first_line(e)}); is the file complete (an interrupted download?)'
+        ) from e
+
+
+def _unsafe_globals(path: str) -> List[str]:
+    """Globals a checkpoint needs beyond torch's safe set ([] if it cannot tell)."""
+    try:
+        return list(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except Exception:  # noqa: BLE001 - a damaged file: the caller reports the load error
+        return []
+
+
+#: numpy's dtype classes, which pickled numpy scalars/arrays construct (not listed by
+#: ``get_unsafe_globals_in_checkpoint``).
+_NUMPY_DTYPES = sorted({type(np.dtype(c)) for c in np.typecodes['All']}, key=str)
+
+
+def _resolve(name: str) -> Any:
+    module, _, attr = name.rpartition('.')
+    return getattr(importlib.import_module(module), attr)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+def _unwrap(obj: Any, path: str) -> Tuple[Mapping[str, Any], str]:
+    """Find the state dict inside a loaded PyTorch object; say where it was."""
+    if isinstance(obj, torch.nn.Module):
+        return obj.state_dict(), 'a pickled nn.Module'
+    if not isinstance(obj, Mapping):
+        raise ConversionError(f'{path}: expected a dict of tensors, got {type(obj).__name__}')
+    for key in _NESTED:
+        inner = obj.get(key)
+        if (
+            isinstance(inner, Mapping)
+            and inner
+            and all(isinstance(v, torch.Tensor) for v in inner.values())
+        ):
+            return inner, f'a checkpoint dict, tensors under {key!r}'
+    tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    if tensors and len(tensors) == len(obj):
+        return obj, 'a bare state dict'
+    raise ConversionError(
+        f'{path}: no state dict found (top-level keys: {list(obj)[:10]}); expected a dict of '
+        f'tensors, or one nested under {list(_NESTED)}'
+    )
+
+
+def read_source(path: str, allow_pickle: bool = False) -> Tuple[Mapping[str, Any], str, str]:
+    """Read a released checkpoint.
+
+    Args:
+        path: MXNet ``.params`` or PyTorch checkpoint.
+        allow_pickle: Load PyTorch files with ``weights_only=False`` (trusted files only).
+
+    Returns:
+        tuple: (name -> array/tensor, container 'mxnet' or 'torch', description).
+
+    Raises:
+        ConversionError: truncated, corrupt or foreign file (a clear message, not the
+            reader's traceback).
+    """
+    kind = sniff(path)
+    if kind == 'mxnet':
+        try:
+            return load_mxnet_params(path), 'mxnet', 'an MXNet NDArray list (.params)'
+        except MXNetFormatError as e:
+            raise ConversionError(str(e)) from e
+    state, where = _unwrap(_torch_load(path, allow_pickle), path)
+    return state, 'torch', f'a PyTorch file, {where}'
+
+
+def sha256(path: str) -> str:
+    """SHA-256 of a file (recorded in ``meta`` for provenance)."""
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_checkpoint(conversion: Conversion, dst: str, force: bool = False) -> None:
+    """Write ``{'meta': ..., 'state_dict': ...}`` (what mmengine's ``load_checkpoint`` reads).
+
+    The file appears atomically (written next to ``dst``, then renamed), so a failure never
+    leaves half a checkpoint. Refuses to overwrite ``dst`` unless ``force``.
+    """
+    if osp.exists(dst) and not force:
+        raise ConversionError(f'{dst} already exists; pass --force to overwrite it')
+    if osp.isdir(dst):
+        raise ConversionError(f'{dst} is a directory; give a file name')
+    folder = osp.dirname(osp.abspath(dst))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.wrn2mm-', suffix='.pth', dir=folder)
+    os.close(fd)
+    try:
+        torch.save(dict(meta=conversion.meta, state_dict=conversion.state_dict), tmp)
+        os.replace(tmp, dst)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+
+
+def convert_file(
+    src_path: str,
+    dst_path: Optional[str] = None,
+    src: str = 'auto',
+    *,
+    force: bool = False,
+    drop: Sequence[str] = (),
+    variant: Optional[str] = None,
+    output_stride: Optional[int] = None,
+    allow_pickle: bool = False,
+    log: Callable[[str], None] = lambda s: None,
+) -> Conversion:
+    """Read ``src_path``, convert it, and (if ``dst_path``) save it.
+
+    Args:
+        src_path: The released checkpoint.
+        dst_path: Where to write the converted checkpoint (None: do not write).
+        src: 'auto' or one of 'mxnet', 'psa', 'mapillary', 'nvidia'.
+        force: Overwrite ``dst_path``.
+        drop, variant, output_stride: See :func:`convert_state_dict`.
+        allow_pickle: See :func:`read_source`.
+        log: Receives one line per step (the CLI prints them).
+
+    Returns:
+        Conversion: with ``meta['source']`` completed (file name, container, sha256).
+    """
+    if src != 'auto' and src not in SOURCES:
+        raise ConversionError(f'unknown --src {src!r}; choose auto or one of {list(SOURCES)}')
+    if dst_path is not None and osp.exists(dst_path) and not force:
+        raise ConversionError(f'{dst_path} already exists; pass --force to overwrite it')
+    state, container, where = read_source(src_path, allow_pickle)
+    log(f'read {src_path}: {where}, {len(state)} arrays')
+    candidates = ('mxnet',) if container == 'mxnet' else tuple(s for s in SOURCES if s != 'mxnet')
+    if src == 'auto':
+        src, found = detect_format(state, candidates)
+        log(f'detected {found}')
+    elif src not in candidates:
+        raise ConversionError(
+            f'{src_path} is {where}, which cannot be --src {src}; '
+            f'use one of {list(candidates)} or auto'
+        )
+    conv = convert_state_dict(
+        state,
+        src,
+        name_hint=osp.basename(src_path),
+        drop=drop,
+        variant=variant,
+        output_stride=output_stride,
+    )
+    conv.meta['source'].update(
+        file=osp.basename(src_path), container=container, sha256=sha256(src_path)
+    )
+    if dst_path is not None:
+        save_checkpoint(conv, dst_path, force=force)
+    return conv
+
+
+def summary(conv: Conversion) -> Dict[str, Any]:
+    """Counts for the CLI's report."""
+    return dict(
+        renamed=len(conv.renamed),
+        dropped=len(conv.dropped),
+        added=len(conv.added),
+        written=len(conv.state_dict),
+        task=conv.meta['task'],
+    )
+
+
+__all__ = ['sniff', 'read_source', 'save_checkpoint', 'convert_file', 'sha256', 'summary']
