@@ -5,7 +5,9 @@ import torch
 
 import wider_mm  # noqa: F401
 
-torch.set_num_threads(2)
+# One thread: most tests run tiny widths, where OpenMP sync costs more than it gains, and
+# the launcher tests run several processes on the 2 cores.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
