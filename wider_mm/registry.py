@@ -32,6 +32,7 @@ def register_all() -> List[str]:
     if seg is not None:
         seg.register_module(module=WiderResNet, force=True)
         # The decode head subclasses mmseg's BaseDecodeHead, so it only exists with mmseg.
+        from .evaluation import metrics  # noqa: F401  (VOC submission, class-wise IoU metrics)
         from .models.decode_heads import wider_head  # noqa: F401
         from .models.segmentors import channel_check  # noqa: F401
 

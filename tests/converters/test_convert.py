@@ -169,6 +169,7 @@ def test_classifier_into_mmpretrain(case):
     assert all(k.startswith(('backbone.', 'head.fc.')) for k in conv.state_dict)
     model = MODELS.build(
         dict(
+            _scope_='mmpretrain',
             type='ImageClassifier',
             backbone=meta['backbone'],
             neck=dict(type='GlobalAveragePooling'),
@@ -232,6 +233,7 @@ def test_ade_segmentation_file_into_mmseg(tmp_path, version):
     assert meta['backbone']['output_stride'] == 8 and meta['backbone']['contract_dilation']
     seg = MODELS.build(
         dict(
+            _scope_='mmseg',
             type='EncoderDecoder',
             backbone=meta['backbone'],
             decode_head=dict(meta['decode_head'], loss_decode=dict(type='CrossEntropyLoss')),
@@ -269,6 +271,7 @@ def test_ade_model_a_classification_needs_pool_padding_0(tmp_path):
     assert meta['backbone']['variant'] == 'a' and meta['backbone']['pool_padding'] == 0
     assert conv.state_dict['head.fc.weight'].dtype == torch.float32  # stored as float16
     cfg = dict(
+        _scope_='mmpretrain',
         type='ImageClassifier',
         backbone=meta['backbone'],
         neck=dict(type='GlobalAveragePooling'),

@@ -1,0 +1,26 @@
+# FCN on Wider ResNet-38 A1 (output stride 8); PASCAL VOC 2012 + SBD (21 classes). mmseg's own
+# recipe of fcn_r101-d8_4xb4-40k_voc12aug-512x512 with only the backbone swapped, so the comparison
+# with ResNet-101 below isolates the backbone (docs/model_zoo.md).
+_base_ = [
+    '../_base_/models/fcn_wrn38a1-d8.py',
+    'mmseg::_base_/datasets/pascal_voc12_aug.py',
+    'mmseg::_base_/default_runtime.py',
+    'mmseg::_base_/schedules/schedule_40k.py',
+]
+crop_size = (512, 512)
+data_preprocessor = dict(size=crop_size)
+model = dict(
+    data_preprocessor=data_preprocessor,
+    decode_head=dict(num_classes=21),
+    auxiliary_head=dict(num_classes=21),
+)
+# The number to compare with: ResNet-101 with the same head and recipe (mmseg).
+published = dict(
+    metric='mIoU',
+    value=69.91,
+    value_tta=72.38,
+    split='val',
+    protocol='single scale; value_tta: 6 scales + flip; whole image, short side 512',
+    model='ResNet-101-D8 + FCN (mmseg)',
+    source='mmseg 1.2.2 metafile: fcn_r101-d8_4xb4-40k_voc12aug-512x512',
+)

@@ -1,0 +1,29 @@
+# PSPNet on Wider ResNet-38 A1 (output stride 8); PASCAL Context (60 classes: 59 + background).
+# mmseg's own recipe of pspnet_r101-d8_4xb4-80k_pascal-context-480x480 with only the backbone
+# swapped, so the comparison with ResNet-101 below isolates the backbone (docs/model_zoo.md).
+_base_ = [
+    '../_base_/models/pspnet_wrn38a1-d8.py',
+    './_base_/datasets/pascal_context_tta.py',
+    'mmseg::_base_/default_runtime.py',
+    'mmseg::_base_/schedules/schedule_80k.py',
+]
+crop_size = (480, 480)
+data_preprocessor = dict(size=crop_size)
+model = dict(
+    data_preprocessor=data_preprocessor,
+    decode_head=dict(num_classes=60),
+    auxiliary_head=dict(num_classes=60),
+    test_cfg=dict(mode='slide', crop_size=(480, 480), stride=(320, 320)),
+)
+# mmseg's PASCAL Context recipe: lr 0.004, weight decay 1e-4
+optim_wrapper = dict(optimizer=dict(lr=0.004, weight_decay=0.0001))
+# The number to compare with: ResNet-101 with the same head and recipe (mmseg).
+published = dict(
+    metric='mIoU',
+    value=46.03,
+    value_tta=47.15,
+    split='val',
+    protocol='single scale; value_tta: 6 scales + flip; long side 520, slide 480x480',
+    model='ResNet-101-D8 + PSPNet (mmseg)',
+    source='mmseg 1.2.2 metafile: pspnet_r101-d8_4xb4-80k_pascal-context-480x480',
+)

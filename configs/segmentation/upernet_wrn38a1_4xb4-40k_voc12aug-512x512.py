@@ -1,0 +1,26 @@
+# UPerNet on Wider ResNet-38 A1 (stride 32, four levels); PASCAL VOC 2012 + SBD (21 classes).
+# mmseg's own recipe of upernet_r101_4xb4-40k_voc12aug-512x512 with only the backbone swapped, so
+# the comparison with ResNet-101 below isolates the backbone (docs/model_zoo.md).
+_base_ = [
+    '../_base_/models/upernet_wrn38a1.py',
+    'mmseg::_base_/datasets/pascal_voc12_aug.py',
+    'mmseg::_base_/default_runtime.py',
+    'mmseg::_base_/schedules/schedule_40k.py',
+]
+crop_size = (512, 512)
+data_preprocessor = dict(size=crop_size)
+model = dict(
+    data_preprocessor=data_preprocessor,
+    decode_head=dict(num_classes=21),
+    auxiliary_head=dict(num_classes=21),
+)
+# The number to compare with: ResNet-101 with the same head and recipe (mmseg).
+published = dict(
+    metric='mIoU',
+    value=77.43,
+    value_tta=78.56,
+    split='val',
+    protocol='single scale; value_tta: 6 scales + flip; whole image, short side 512',
+    model='ResNet-101 + UPerNet (mmseg)',
+    source='mmseg 1.2.2 metafile: upernet_r101_4xb4-40k_voc12aug-512x512',
+)

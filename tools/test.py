@@ -1,0 +1,397 @@
+"""Evaluate a checkpoint the way leaderboards do, for mmseg and mmpretrain configs alike.
+
+::
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--tta] [--out OUT]
+        [--show-dir DIR] [--format-only] [--cfg-options K=V ...] [--launcher ...]
+
+* ``--tta``: the config's ``tta_model`` + ``tta_pipeline`` (multi-scale + flip).
+  Sliding-window inference is the config's ``model.test_cfg=dict(mode='slide', ...)``.
+* Metrics (and, for segmentation, the per-class IoU/Acc table that is also logged) are
+  saved as JSON in ``WORK_DIR/TIMESTAMP/metrics.json``, with the protocol used;
+  ``tools/leaderboard.py`` collects them.
+* ``--show-dir DIR``: prediction overlays (mmseg's ``SegVisualizationHook``) in
+  ``DIR/vis_data/vis_image/`` (a relative DIR is inside the work dir; with several
+  processes only rank 0's share of the images is drawn).
+* ``--format-only``: files for the evaluation servers, no ground truth needed (annotation
+  loading is dropped from the test pipeline): PASCAL VOC: palette PNGs in
+  ``OUT/results/VOC2012/Segmentation/comp6_test_cls/`` + ``OUT/VOC2012_comp6_results.tar.gz``;
+  Cityscapes: labelIds PNGs (mmseg's ``CityscapesMetric``) + ``OUT/cityscapes_results.zip``;
+  other data sets: index PNGs + ``OUT/results.zip``. ``OUT`` is ``--out`` or
+  ``WORK_DIR/format_results``; it must be empty or absent.
+* ``--out``: segmentation: a folder for the raw prediction PNGs (as mmseg's test.py);
+  classification: a .pkl file of the predictions (as mmpretrain's test.py).
+
+Distributed: ``tools/dist_test.sh CONFIG CHECKPOINT GPUS`` gives the same numbers as one
+process (mmengine collects all results on rank 0 before computing the metrics).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import sys
+from typing import Any, Dict, List, Optional, Sequence
+
+from mmengine.config import Config, ConfigDict, DictAction
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from train import (  # noqa: E402  (tools/train.py: the launch logic both tools share)
+    build_runner,
+    close_distributed,
+    is_distributed,
+    load_config,
+    prepare_runtime,
+    register_scope,
+    scope_of,
+    set_work_dir,
+)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Command-line arguments (mmseg's / mmpretrain's ``tools/test.py`` flags)."""
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a wider_mm model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where metrics.json and logs go')
+    parser.add_argument(
+        '--out',
+        help='segmentation: folder for prediction PNGs (and the '
+        '--format-only output); classification: a .pkl file of predictions',
+    )
+    parser.add_argument(
+        '--out-item',
+        choices=['pred', 'metrics'],
+        default='pred',
+        help='classification: what --out saves',
+    )
+    parser.add_argument(
+        '--format-only',
+        action='store_true',
+        help='write evaluation-server files (VOC, Cityscapes, ...) only',
+    )
+    parser.add_argument('--show', action='store_true', help='show predictions in a window')
+    parser.add_argument(
+        '--show-dir', help='save prediction overlays here (relative: ' 'inside the work dir)'
+    )
+    parser.add_argument('--show-interval', type=int, default=1, help='draw every N-th test image')
+    parser.add_argument('--wait-time', type=float, default=2, help='--show interval (s)')
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help="test-time augmentation: the config's tta_model/tta_pipeline",
+    )
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. model.test_cfg.mode=slide',
+    )
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher',
+    )
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+# ----------------------------------------------------------------------------- config edits
+def _fail(msg: str) -> None:
+    raise SystemExit(f'test.py: {msg}')
+
+
+def enable_visualization(cfg: Config, args: argparse.Namespace, scope: str) -> Optional[str]:
+    """Turn on the visualization hook; return the folder the images go to (if any)."""
+    hooks = cfg.get('default_hooks') or {}
+    if 'visualization' not in hooks:
+        hook = 'SegVisualizationHook' if scope == 'mmseg' else 'VisualizationHook'
+        _fail(
+            f"--show/--show-dir need default_hooks.visualization=dict(type='{hook}') in "
+            "the config (the libraries' default runtimes have it)"
+        )
+    vis = hooks['visualization']
+    vis['interval'] = args.show_interval
+    show_dir = args.show_dir
+    if show_dir and not osp.isabs(show_dir):
+        show_dir = osp.join(cfg.work_dir, show_dir)
+    if scope == 'mmseg':
+        vis['draw'] = True
+        if args.show:
+            vis['show'], vis['wait_time'] = True, args.wait_time
+        if show_dir:
+            cfg.visualizer['save_dir'] = show_dir
+            return osp.join(show_dir, 'vis_data', 'vis_image')
+    else:
+        vis['enable'] = True
+        vis['show'], vis['wait_time'] = args.show, args.wait_time
+        if show_dir:
+            vis['out_dir'] = show_dir
+            return show_dir
+    return None
+
+
+def enable_tta(cfg: Config) -> None:
+    """Swap in the config's TTA model and pipeline (as mmseg's test.py does)."""
+    missing = [k for k in ('tta_model', 'tta_pipeline') if not cfg.get(k)]
+    if missing:
+        _fail(
+            f'--tta: the config defines no {" / ".join(missing)}. Add '
+            "tta_model=dict(type='SegTTAModel') and a tta_pipeline (scales x flip; see "
+            "mmseg's _base_/datasets/*.py), or drop --tta."
+        )
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    cfg.tta_model.module = cfg.model
+    cfg.model = cfg.tta_model
+
+
+def drop_annotation_loading(pipeline: List[Any]) -> List[Any]:
+    """The pipeline without ``LoadAnnotations`` (also inside ``TestTimeAug``)."""
+    out = []
+    for t in pipeline:
+        if isinstance(t, dict) and t.get('type') == 'LoadAnnotations':
+            continue
+        if isinstance(t, dict) and t.get('type') == 'TestTimeAug':
+            t = ConfigDict(t)
+            t['transforms'] = [drop_annotation_loading(step) for step in t['transforms']]
+            t['transforms'] = [step for step in t['transforms'] if step]
+        out.append(t)
+    return out
+
+
+def setup_format_only(cfg: Config, out_dir: str) -> str:
+    """Configure the server-format writer for the test data set; return its kind."""
+    if osp.isdir(out_dir) and os.listdir(out_dir):
+        _fail(
+            f'--format-only: {out_dir} is not empty; remove it or pass another --out DIR '
+            "(the archive must hold this run's files only)"
+        )
+    dataset = cfg.test_dataloader.dataset
+    if 'pipeline' in dataset:
+        dataset.pipeline = drop_annotation_loading(dataset.pipeline)
+    ds_type = str(dataset.get('type', ''))
+    if 'Cityscapes' in ds_type:
+        kind = 'cityscapes'
+        evaluator = dict(
+            type='CityscapesMetric', output_dir=out_dir, format_only=True, keep_results=True
+        )
+    elif ds_type == 'PascalVOCDataset':
+        kind = 'voc'
+        evaluator = dict(type='VOCSubmissionMetric', output_dir=out_dir)
+    else:
+        kind = 'generic'
+        evaluator = dict(type='IoUMetric', output_dir=out_dir, format_only=True)
+    cfg.test_evaluator = evaluator
+    return kind
+
+
+def use_classwise_iou(cfg: Config) -> None:
+    """mmseg's IoUMetric -> wider_mm's ClasswiseIoUMetric (same numbers + per-class JSON)."""
+    ev = cfg.get('test_evaluator')
+    for m in ev if isinstance(ev, (list, tuple)) else [ev]:
+        if isinstance(m, dict) and m.get('type') in ('IoUMetric', 'mmseg.IoUMetric'):
+            m['type'] = 'ClasswiseIoUMetric'
+
+
+def describe_protocol(cfg: Config, tta: bool) -> Dict[str, Any]:
+    """What the leaderboard needs to know about how the numbers were obtained."""
+    model = cfg.model.module if tta else cfg.model
+    test_cfg = dict(model.get('test_cfg') or {})
+    proto: Dict[str, Any] = dict(tta=tta, mode=test_cfg.get('mode', 'whole'))
+    if proto['mode'] == 'slide':
+        proto.update(crop_size=test_cfg.get('crop_size'), stride=test_cfg.get('stride'))
+    if tta:
+        scales, flip = [], False
+        for t in cfg.tta_pipeline:
+            if t.get('type') != 'TestTimeAug':
+                continue
+            for step in t['transforms']:
+                for s in step:
+                    if s.get('type') == 'Resize':
+                        scales.append(s.get('scale_factor', s.get('scale')))
+                    if s.get('type') == 'RandomFlip' and s.get('prob', 0) >= 1:
+                        flip = True
+        proto.update(scales=scales, flip=flip)
+    else:
+        for t in cfg.test_dataloader.dataset.get('pipeline', []):
+            if t.get('type') in ('Resize', 'ResizeEdge', 'CenterCrop'):
+                proto[t['type']] = {k: v for k, v in t.items() if k != 'type'}
+    return proto
+
+
+def describe_model(cfg: Config, tta: bool) -> Dict[str, Any]:
+    model = cfg.model.module if tta else cfg.model
+    backbone = dict(model.get('backbone') or {})
+    keys = ('type', 'depth', 'variant', 'widen_factor', 'output_stride')
+    out = {k: backbone[k] for k in keys if k in backbone}
+    out['segmentor'] = model.get('type')
+    if model.get('decode_head'):
+        out['decode_head'] = model.decode_head.get('type')
+    return out
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if hasattr(x, 'item') and getattr(x, 'ndim', 1) == 0:
+        return x.item()
+    if hasattr(x, 'tolist'):
+        return x.tolist()
+    return x
+
+
+def check_checkpoint(model: Any, checkpoint: str) -> None:
+    """Refuse a local checkpoint that does not fit the model.
+
+    mmengine would load it with ``strict=False`` and only log the mismatch, and the test
+    would then score a partly random model.
+    """
+    from mmengine.runner.checkpoint import _load_checkpoint
+
+    if not osp.isfile(checkpoint):
+        return  # URLs etc.: left to mmengine
+    while hasattr(model, 'module'):
+        model = model.module
+    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
+    state = ckpt.get('state_dict', ckpt)
+    have = {(k[len('module.') :] if k.startswith('module.') else k): v for k, v in state.items()}
+    want = model.state_dict()
+    missing = sorted(set(want) - set(have))
+    unexpected = sorted(set(have) - set(want))
+    shapes = [
+        f'{k}: {tuple(have[k].shape)} vs {tuple(want[k].shape)}'
+        for k in sorted(want)
+        if k in have and hasattr(have[k], 'shape') and have[k].shape != want[k].shape
+    ]
+    if missing or unexpected or shapes:
+        _fail(
+            f'{checkpoint} does not fit the model of the config: {len(missing)} missing '
+            f'keys {missing[:5]}, {len(unexpected)} unexpected keys {unexpected[:5]}, '
+            f'{len(shapes)} shape mismatches (checkpoint vs model) {shapes[:3]}. Check '
+            'that config and checkpoint belong together (widths, depth, classes).'
+        )
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv: Optional[Sequence[str]] = None) -> Optional[Dict[str, Any]]:
+    """Run the test; return the record written to metrics.json (rank 0; None elsewhere)."""
+    args = parse_args(argv)
+    if not (osp.isfile(args.checkpoint) or '://' in args.checkpoint):
+        _fail(f'checkpoint {args.checkpoint} does not exist')
+    cfg = load_config(args.config, args.cfg_options, args.launcher)
+    scope = scope_of(cfg)
+    register_scope(scope)
+    set_work_dir(cfg, args.work_dir, args.config)
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+
+    if args.format_only and scope != 'mmseg':
+        _fail('--format-only is for segmentation configs (VOC / Cityscapes servers)')
+    show_dir = None
+    if args.show or args.show_dir:
+        show_dir = enable_visualization(cfg, args, scope)
+    protocol = describe_protocol(cfg, tta=False)
+    model_info = describe_model(cfg, tta=False)
+    if args.tta:
+        enable_tta(cfg)
+        protocol = describe_protocol(cfg, tta=True)
+    fmt_kind = fmt_dir = None
+    if args.format_only:
+        fmt_dir = osp.abspath(args.out or osp.join(cfg.work_dir, 'format_results'))
+        fmt_kind = setup_format_only(cfg, fmt_dir)
+    elif scope == 'mmseg':
+        use_classwise_iou(cfg)
+        if args.out:
+            cfg.test_evaluator['output_dir'] = args.out
+            cfg.test_evaluator['keep_results'] = True
+
+    runner = build_runner(cfg, prepare_runtime(cfg))
+    check_checkpoint(runner.model, args.checkpoint)
+    if scope == 'mmpretrain' and args.out:
+        from mmengine.evaluator import DumpResults
+
+        if args.out_item == 'pred':
+            runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
+    metrics = runner.test()
+
+    from mmengine.dist import is_main_process
+
+    if not is_main_process():
+        del runner  # see close_distributed
+        close_distributed()
+        return None
+    dataset = cfg.test_dataloader.dataset
+    record: Dict[str, Any] = dict(
+        config=osp.abspath(args.config),
+        checkpoint=args.checkpoint,
+        scope=scope,
+        dataset=dict(
+            type=dataset.get('type'),
+            data_root=dataset.get('data_root'),
+            ann_file=dataset.get('ann_file'),
+            data_prefix=dict(dataset.get('data_prefix') or {}),
+        ),
+        model=model_info,
+        protocol=protocol,
+        world_size=runner.world_size,
+        timestamp=runner.timestamp,
+        metrics={
+            k: round(float(v), 4) if isinstance(v, (int, float)) or hasattr(v, 'item') else v
+            for k, v in (metrics or {}).items()
+        },
+    )
+    meta = runner.test_evaluator.dataset_meta or {}
+    if meta.get('classes'):
+        record['dataset']['classes'] = list(meta['classes'])
+    for m in runner.test_evaluator.metrics:
+        if getattr(m, 'per_class', None):
+            record['per_class'] = m.per_class
+    if fmt_kind:
+        record['format_only'] = dict(kind=fmt_kind, output_dir=fmt_dir)
+        if fmt_kind == 'voc':
+            archive = glob.glob(osp.join(fmt_dir, '*.tar.gz'))
+            record['format_only']['archive'] = archive[0] if archive else None
+        else:
+            from wider_mm.evaluation import pack_folder
+
+            pngs = sorted(
+                osp.relpath(p, fmt_dir)
+                for p in glob.glob(osp.join(fmt_dir, '**', '*.png'), recursive=True)
+            )
+            name = 'cityscapes_results.zip' if fmt_kind == 'cityscapes' else 'results.zip'
+            record['format_only']['archive'] = pack_folder(
+                fmt_dir, osp.join(fmt_dir, name), members=pngs
+            )
+        runner.logger.info(f"wider_mm: submission archive: {record['format_only']['archive']}")
+    if show_dir:
+        record['show_dir'] = show_dir
+        runner.logger.info(f'wider_mm: prediction overlays in {show_dir}')
+        if runner.world_size > 1:
+            runner.logger.warning(
+                f'wider_mm: with {runner.world_size} processes only the images of rank 0 are '
+                "drawn (mmengine's visualizer saves on the main process); test with one "
+                'process for all overlays'
+            )
+    record = _jsonable(record)
+    out_json = osp.join(cfg.work_dir, runner.timestamp, 'metrics.json')
+    os.makedirs(osp.dirname(out_json), exist_ok=True)
+    with open(out_json, 'w') as f:
+        json.dump(record, f, indent=2)
+    runner.logger.info(f'wider_mm: metrics saved to {out_json}')
+    if is_distributed():
+        del runner  # see close_distributed
+        close_distributed()
+    return record
+
+
+if __name__ == '__main__':
+    main()
