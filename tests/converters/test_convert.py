@@ -38,9 +38,7 @@ from wider_mm.converters.sources import DEPTH_UNITS
 from wider_mm.models.backbones.wider_resnet import DEPTHS, WiderResNet
 
 DIV = 16
-NAMES_A1 = (
-    Path(__file__).resolve().parents[2] / '..' / 'shared' / 'reference' / 'mxnet_a1_param_names.txt'
-)
+NAMES_A1 = Path(__file__).resolve().parents[1] / 'data' / 'mxnet_a1_param_names.txt'
 LEAKY = dict(type='LeakyReLU', negative_slope=0.01)
 TOL = 1e-4  # of the output's scale (the acceptance criterion)
 

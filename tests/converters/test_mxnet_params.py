@@ -12,12 +12,16 @@ import pytest
 
 from wider_mm.converters import MXNetFormatError, load_mxnet_params, read_mxnet_params
 
-FIXTURES = Path(__file__).resolve().parents[2] / '..' / 'shared' / 'data' / 'mxnet_params'
-needs_fixtures = pytest.mark.skipif(
-    not FIXTURES.is_dir(),
-    reason=f'real MXNet fixture files not found at {FIXTURES} (<repo>/../shared/data/'
-    'mxnet_params); they come with the project workspace, not the repository',
-)
+# Byte-exact copies of public MXNet files (provenance: tests/data/mxnet_params/README.md).
+FIXTURES = Path(__file__).resolve().parents[1] / 'data' / 'mxnet_params'
+assert FIXTURES.is_dir(), f'fixture folder missing: {FIXTURES}'
+
+
+def needs_fixtures(test):
+    """Marks the tests that read the real files (kept in the repo, so never skipped)."""
+    return test
+
+
 VERSIONS = ('legacy', 'V1', 'V2', 'V3')
 DTYPES = (
     'float32',
