@@ -37,3 +37,18 @@ def test_backbone_module_imports_without_mmseg():
         [sys.executable, '-c', code, path], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == '(1, 256, 4, 4)'
+
+
+def test_missing_library_is_a_clear_message_not_a_crash():
+    code = (
+        'import sys, warnings\n'
+        "sys.modules['mmpretrain'] = None  # as if mmpretrain were not installed\n"
+        'with warnings.catch_warnings(record=True) as w:\n'
+        "    warnings.simplefilter('always')\n"
+        '    import wider_mm\n'
+        'msgs = [str(x.message) for x in w]\n'
+        "print(wider_mm.registered, [m for m in msgs if 'mmpretrain' in m])\n"
+    )
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
+    assert "['mmseg']" in out.stdout
+    assert 'mmpretrain cannot be imported' in out.stdout and 'make install' in out.stdout

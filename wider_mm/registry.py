@@ -9,6 +9,7 @@ config asks for it (``missing_libraries``).
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Dict, List
 
 from .models.backbones.wider_resnet import WiderResNet
@@ -20,8 +21,13 @@ missing_libraries: Dict[str, str] = {}
 def _registry(lib: str):
     try:
         return importlib.import_module(f'{lib}.registry').MODELS
-    except ImportError as e:  # pragma: no cover - depends on the environment
+    except ImportError as e:  # depends on the environment
         missing_libraries[lib] = f'{type(e).__name__}: {e}'
+        warnings.warn(
+            f'wider_mm: {lib} cannot be imported ({e}); wider_mm modules are not registered '
+            f'for {lib} configs. Install the stack with `make install` (tools/install.sh).',
+            stacklevel=3,
+        )
         return None
 
 
