@@ -33,13 +33,11 @@ import glob
 import json
 import os
 import os.path as osp
-import sys
 from typing import Any, Dict, List, Optional, Sequence
 
 from mmengine.config import Config, ConfigDict, DictAction
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from train import (  # noqa: E402  (tools/train.py: the launch logic both tools share)
+from wider_mm.engine.launch import (
     build_runner,
     close_distributed,
     is_distributed,

@@ -1,0 +1,1 @@
+"""Runner-side helpers: launching on GPUs or CPU processes."""

@@ -1,0 +1,262 @@
+"""Launch logic shared by ``tools/train.py`` and ``tools/test.py`` (one pair for mmseg and
+mmpretrain configs, routed by ``default_scope``).
+
+What it adds to mmengine's Runner, and why: on a machine without GPUs, distributed runs get
+the gloo backend, a CPU process group initialised here (mmengine's ``init_dist`` calls
+``torch.cuda.set_device``), DDP without device ids, and SyncBN (CUDA-only in torch) reverted
+to BN with running statistics averaged over the processes (:class:`AverageBNStatsHook`);
+every distributed run gets a collective timeout so that a stuck process fails the run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import os.path as osp
+import subprocess
+from dataclasses import dataclass, field
+from typing import Any, List, Optional, Sequence
+
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.hooks import Hook
+
+SCOPES = ('mmseg', 'mmpretrain')
+#: Default timeout (s) of collectives, so that a stuck process fails the run instead of
+#: hanging it; override with ``--cfg-options env_cfg.dist_cfg.timeout=SECONDS``.
+DIST_TIMEOUT = 1800
+SYNC_BN_TYPES = ('SyncBN', 'MMSyncBN', 'SyncBatchNorm')
+
+
+def load_config(path: str, cfg_options: Optional[dict], launcher: str) -> Config:
+    """Load ``path``, apply ``--cfg-options`` and check its scope."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file {path} does not exist')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.launcher = launcher
+    scope_of(cfg)
+    return cfg
+
+
+def scope_of(cfg: Config) -> str:
+    """The config's library ('mmseg' or 'mmpretrain'), from its ``default_scope``."""
+    scope = cfg.get('default_scope')
+    if scope not in SCOPES:
+        raise ValueError(
+            f'config {cfg.filename}: default_scope is {scope!r}; these tools run '
+            f"{' and '.join(SCOPES)} configs. Inherit one of the libraries' default_runtime "
+            "(e.g. 'mmseg::_base_/default_runtime.py') or set default_scope='mmseg'."
+        )
+    return scope
+
+
+def register_scope(scope: str) -> None:
+    """Import wider_mm (registers its modules, applies its fixes) and the library's modules."""
+    import wider_mm  # noqa: F401
+
+    if scope == 'mmseg':
+        from mmseg.utils import register_all_modules
+
+        import wider_mm.evaluation  # noqa: F401  (registers the metrics used by test.py)
+    else:
+        from mmpretrain.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+
+
+def set_work_dir(cfg: Config, work_dir: Optional[str], config_path: str) -> None:
+    """``--work-dir`` > the config's ``work_dir`` > ``./work_dirs/CONFIG_NAME``."""
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def _replace_types(node: Any, old: Sequence[str], new: str, path: str, found: List[str]) -> None:
+    if isinstance(node, dict):
+        if node.get('type') in old:
+            node['type'] = new
+            found.append(path or '<root>')
+        for k, v in node.items():
+            _replace_types(v, old, new, f'{path}.{k}' if path else str(k), found)
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            _replace_types(v, old, new, f'{path}[{i}]', found)
+
+
+@dataclass
+class Runtime:
+    """What :func:`adapt_to_device` changed: log lines, and whether to average BN stats."""
+
+    notes: List[str] = field(default_factory=list)
+    average_bn_stats: bool = False
+
+
+class AverageBNStatsHook(Hook):
+    """Average BN running statistics over the processes after every training iteration.
+
+    Stands in for SyncBN's single set of statistics where SyncBN was reverted (CPU
+    processes): without it each process keeps its own, so the validation during training
+    (each process scoring its share of the images with its own statistics) would not match
+    a test of the saved checkpoint. Runs before the checkpoint hook (priority ABOVE_NORMAL).
+    """
+
+    priority = 'ABOVE_NORMAL'
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        from mmengine.dist import all_reduce_params, is_distributed
+
+        if not is_distributed():
+            return
+        model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+        stats = [
+            b
+            for n, b in model.named_buffers()
+            if n.endswith(('running_mean', 'running_var')) and b.is_floating_point()
+        ]
+        all_reduce_params(stats, op='mean')
+
+
+def adapt_to_device(cfg: Config) -> Runtime:
+    """Adjust a distributed config to the machine; return what was changed (to log).
+
+    * Every backend: ``env_cfg.dist_cfg.timeout`` defaults to :data:`DIST_TIMEOUT`.
+    * No GPU and ``launcher != 'none'``: gloo backend, DDP without device ids, SyncBN -> BN
+      (with BN statistics averaged over the processes, see :class:`AverageBNStatsHook`).
+    """
+    runtime = Runtime()
+    notes = runtime.notes
+    env_cfg = cfg.setdefault('env_cfg', ConfigDict())
+    dist_cfg = env_cfg.setdefault('dist_cfg', ConfigDict())
+    if cfg.launcher == 'none':
+        return runtime
+    if dist_cfg.get('timeout') is None:
+        dist_cfg['timeout'] = DIST_TIMEOUT
+        notes.append(
+            f'collective timeout {DIST_TIMEOUT} s (env_cfg.dist_cfg.timeout): a '
+            'stuck process makes the others fail instead of waiting forever'
+        )
+    if torch.cuda.is_available():
+        return runtime
+    if dist_cfg.get('backend', 'nccl') != 'gloo':
+        notes.append(
+            f"no GPU: distributed backend {dist_cfg.get('backend', 'nccl')!r} -> "
+            "'gloo' (CPU processes)"
+        )
+        dist_cfg['backend'] = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(type='MMDistributedDataParallel')
+    wrapper['device_ids'] = None  # DDP of a CPU module takes no device ids
+    wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
+    found: List[str] = []
+    _replace_types(cfg.get('model'), SYNC_BN_TYPES, 'BN', 'model', found)
+    if cfg.get('sync_bn'):
+        found.append(f'sync_bn={cfg.sync_bn!r}')
+        cfg.sync_bn = None
+    wrapper.setdefault('broadcast_buffers', False)
+    cfg.model_wrapper_cfg = wrapper
+    if found:
+        runtime.average_bn_stats = True
+        notes.append(
+            'no GPU: SyncBN reverted to BN (torch SyncBatchNorm needs CUDA tensors; gloo on '
+            'CPU cannot run it): each process normalises with its own batch statistics, and '
+            'the running statistics are averaged over the processes after every iteration. '
+            f'Changed: {", ".join(found)}'
+        )
+    return runtime
+
+
+def init_cpu_distributed(launcher: str, dist_cfg: dict) -> None:
+    """Initialise the gloo process group for CPU processes from the launcher's environment.
+
+    mmengine's ``init_dist`` does this for GPUs only (it calls ``torch.cuda.set_device``);
+    the Runner skips its own initialisation when a process group already exists.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return
+    env = os.environ
+    if launcher == 'slurm':
+        env['RANK'] = env['SLURM_PROCID']
+        env['WORLD_SIZE'] = env['SLURM_NTASKS']
+        env['LOCAL_RANK'] = env.get('SLURM_LOCALID', '0')
+        if 'MASTER_ADDR' not in env:
+            nodes = env['SLURM_NODELIST']
+            addr = subprocess.getoutput(f'scontrol show hostname {nodes} | head -n1').strip()
+            env['MASTER_ADDR'] = addr or '127.0.0.1'
+        env.setdefault('MASTER_PORT', str(dist_cfg.get('port', 29500)))
+    elif launcher == 'mpi':
+        env['RANK'] = env['OMPI_COMM_WORLD_RANK']
+        env['WORLD_SIZE'] = env['OMPI_COMM_WORLD_SIZE']
+        env['LOCAL_RANK'] = env['OMPI_COMM_WORLD_LOCAL_RANK']
+        env.setdefault('MASTER_PORT', '29500')
+        if 'MASTER_ADDR' not in env:
+            raise KeyError('--launcher mpi needs the environment variable MASTER_ADDR')
+    missing = [k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT') if k not in env]
+    if missing:
+        raise RuntimeError(
+            f'--launcher {launcher}: environment variables {missing} are not set; start the '
+            'processes with tools/dist_train.sh / dist_test.sh (torchrun) or the slurm '
+            'scripts, or use --launcher none for one process.'
+        )
+    timeout = dist_cfg.get('timeout', DIST_TIMEOUT)
+    dist.init_process_group(
+        backend=dist_cfg.get('backend', 'gloo'), timeout=datetime.timedelta(seconds=timeout)
+    )
+
+
+def prepare_runtime(cfg: Config) -> Runtime:
+    """Adapt ``cfg`` to the machine and start CPU process groups."""
+    runtime = adapt_to_device(cfg)
+    if cfg.launcher != 'none' and not torch.cuda.is_available():
+        init_cpu_distributed(cfg.launcher, cfg.env_cfg.dist_cfg)
+    return runtime
+
+
+def close_distributed() -> None:
+    """Close the process group, once the caller has dropped its Runner.
+
+    The DDP wrapper inside a Runner holds the process group, whose gloo threads then live
+    on into interpreter shutdown, where tearing them down can abort the process ('terminate
+    called without an active exception', SIGABRT) and torchrun reports a run that did all
+    its work as failed. So: drop the Runner, collect it, wait for all processes, destroy.
+    """
+    import gc
+
+    import torch.distributed as dist
+
+    gc.collect()
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+    # mmengine collects results through ./.dist_test/; leave no empty folder behind
+    try:
+        os.rmdir('.dist_test')
+    except OSError:
+        pass  # absent, not empty, or removed by another process
+
+
+def is_distributed() -> bool:
+    """Whether a process group is running."""
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized()
+
+
+def build_runner(cfg: Config, runtime: Optional[Runtime] = None, notes: Sequence[str] = ()):
+    """Build the Runner (or ``cfg.runner_type``); log the notes, add the runtime's hook."""
+    runtime = runtime or Runtime()
+    from mmengine.runner import Runner
+
+    if 'runner_type' in cfg:
+        from mmengine.registry import RUNNERS
+
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+    for note in [*notes, *runtime.notes]:
+        runner.logger.info(f'wider_mm: {note}')
+    if runtime.average_bn_stats:
+        runner.register_hook(AverageBNStatsHook())
+    return runner
