@@ -39,6 +39,7 @@ from mmengine.config import Config, ConfigDict, DictAction
 
 from wider_mm.engine.launch import (
     build_runner,
+    check_data_roots,
     close_distributed,
     is_distributed,
     load_config,
@@ -289,6 +290,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[Dict[str, Any]]:
     scope = scope_of(cfg)
     register_scope(scope)
     set_work_dir(cfg, args.work_dir, args.config)
+    check_data_roots(cfg, ('test_dataloader',))
     cfg.load_from = args.checkpoint
     cfg.resume = False
 

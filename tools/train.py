@@ -28,6 +28,7 @@ from mmengine.config import DictAction
 
 from wider_mm.engine.launch import (
     build_runner,
+    check_data_roots,
     close_distributed,
     is_distributed,
     load_config,
@@ -84,6 +85,7 @@ def main(argv: Optional[Sequence[str]] = None):
     scope = scope_of(cfg)
     register_scope(scope)
     set_work_dir(cfg, args.work_dir, args.config)
+    check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
 
     notes: List[str] = []
     if args.amp:

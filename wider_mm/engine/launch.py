@@ -260,3 +260,34 @@ def build_runner(cfg: Config, runtime: Optional[Runtime] = None, notes: Sequence
     if runtime.average_bn_stats:
         runner.register_hook(AverageBNStatsHook())
     return runner
+
+
+def _data_roots(node: Any, path: str) -> List[tuple]:
+    """``(config path, data_root)`` of every dataset in a dataloader config (nested ones too)."""
+    found = []
+    if isinstance(node, dict):
+        if isinstance(node.get('data_root'), str):
+            found.append((f'{path}.data_root', node['data_root']))
+        for k, v in node.items():
+            found += _data_roots(v, f'{path}.{k}')
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            found += _data_roots(v, f'{path}.{i}')  # mmengine's --cfg-options list syntax
+    return found
+
+
+def check_data_roots(cfg: Config, loaders: Sequence[str]) -> None:
+    """Fail early, naming the folder and the fix, when a dataset folder the run needs is absent.
+
+    Without this, mmseg/mmpretrain fail deep inside dataset loading with an assertion on one
+    annotation file.
+    """
+    for loader in loaders:
+        for key, root in _data_roots(cfg.get(loader), loader):
+            if not osp.isdir(root):
+                raise FileNotFoundError(
+                    f'dataset folder {root!r} ({key}) does not exist (working directory '
+                    f'{os.getcwd()}). Prepare the dataset there as mmseg/mmpretrain describe '
+                    f'(e.g. data/VOCdevkit/VOC2012, data/cityscapes), link it, or point the '
+                    f'config at it: --cfg-options {key}=/path/to/dataset'
+                )
