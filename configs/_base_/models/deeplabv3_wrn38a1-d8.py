@@ -2,25 +2,12 @@
 # Everything but the backbone is mmseg's own base; out_indices (2, 3, 4, 6) = B3, B4, B5, B7
 # (256, 512, 1024, 4096 channels at strides 4, 8, 8, 8) keep mmseg's in_index: the decode
 # head reads index 3 (B7, 4096 ch), the auxiliary head index 2 (B5, 1024 ch, as ResNet's C4).
-_base_ = ['mmseg::_base_/models/deeplabv3_r50-d8.py']
+_base_ = ['mmseg::_base_/models/deeplabv3_r50-d8.py', './wrn38a1_backbone.py']
 custom_imports = dict(imports=['wider_mm'], allow_failed_imports=False)
 model = dict(
     type='WiderEncoderDecoder',
     pretrained=None,
-    backbone=dict(
-        _delete_=True,
-        type='WiderResNet',
-        depth=38,
-        variant='a1',
-        output_stride=8,
-        contract_dilation=True,
-        out_indices=(2, 3, 4, 6),
-        norm_cfg=dict(type='SyncBN', eps=1.001e-5, requires_grad=True),
-        norm_eval=False,
-        init_cfg=dict(
-            type='Pretrained', checkpoint='checkpoints/wrn38a1_in1k.pth', prefix='backbone.'
-        ),
-    ),
+    backbone={{_base_.wrn38a1_backbone}},
     decode_head=dict(in_channels=4096),
     auxiliary_head=dict(in_channels=1024),
 )

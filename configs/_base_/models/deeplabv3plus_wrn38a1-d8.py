@@ -4,25 +4,12 @@
 # low-level feature (the head's inputs[0]) is B3 at stride 4 with 256 channels, exactly what
 # mmseg's c1_in_channels=256 expects from ResNet's C2; the ASPP reads index 3 (B7), the
 # auxiliary head index 2 (B5, 1024 channels).
-_base_ = ['mmseg::_base_/models/deeplabv3plus_r50-d8.py']
+_base_ = ['mmseg::_base_/models/deeplabv3plus_r50-d8.py', './wrn38a1_backbone.py']
 custom_imports = dict(imports=['wider_mm'], allow_failed_imports=False)
 model = dict(
     type='WiderEncoderDecoder',
     pretrained=None,
-    backbone=dict(
-        _delete_=True,
-        type='WiderResNet',
-        depth=38,
-        variant='a1',
-        output_stride=8,
-        contract_dilation=True,
-        out_indices=(2, 3, 4, 6),
-        norm_cfg=dict(type='SyncBN', eps=1.001e-5, requires_grad=True),
-        norm_eval=False,
-        init_cfg=dict(
-            type='Pretrained', checkpoint='checkpoints/wrn38a1_in1k.pth', prefix='backbone.'
-        ),
-    ),
+    backbone={{_base_.wrn38a1_backbone}},
     decode_head=dict(in_channels=4096, c1_in_channels=256),
     auxiliary_head=dict(in_channels=1024),
 )
