@@ -290,7 +290,6 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[Dict[str, Any]]:
     scope = scope_of(cfg)
     register_scope(scope)
     set_work_dir(cfg, args.work_dir, args.config)
-    check_data_roots(cfg, ('test_dataloader',))
     cfg.load_from = args.checkpoint
     cfg.resume = False
 
@@ -316,6 +315,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[Dict[str, Any]]:
 
     runner = build_runner(cfg, prepare_runtime(cfg))
     check_checkpoint(runner.model, args.checkpoint)
+    check_data_roots(cfg, ('test_dataloader',))
     if scope == 'mmpretrain' and args.out:
         from mmengine.evaluator import DumpResults
 

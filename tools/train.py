@@ -85,7 +85,6 @@ def main(argv: Optional[Sequence[str]] = None):
     scope = scope_of(cfg)
     register_scope(scope)
     set_work_dir(cfg, args.work_dir, args.config)
-    check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
 
     notes: List[str] = []
     if args.amp:
@@ -126,6 +125,7 @@ def main(argv: Optional[Sequence[str]] = None):
         cfg.resume = True
         cfg.load_from = args.resume
 
+    check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
     runner = build_runner(cfg, prepare_runtime(cfg), notes)
     runner.train()
     if is_distributed():
