@@ -2,7 +2,7 @@
 # Both install the pinned stack into .venv/ on first use (tools/install.sh; seconds later).
 PY := .venv/bin/python
 
-.PHONY: install demo test lint format
+.PHONY: install demo test lint format mutate
 install:
 	@bash tools/install.sh
 
@@ -17,3 +17,9 @@ lint: install
 
 format: install
 	@$(PY) -m ruff check --fix . && $(PY) -m ruff format .
+
+# Mutation testing of wider_mm/models and wider_mm/converters (docs/testing.md; not part of
+# `make test`). mutmut is pinned in requirements/dev.txt; results stay in mutants/.
+mutate: install
+	@$(PY) -c 'import mutmut' 2>/dev/null || $(PY) -m pip install -r requirements/dev.txt
+	@.venv/bin/mutmut run --max-children 2 $(MUTANTS); .venv/bin/mutmut results

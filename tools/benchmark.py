@@ -23,6 +23,8 @@ for memory-saving *variants* of the model, joined with ``+``:
 * ``with_cp``: activation checkpointing in every backbone unit (mmseg ResNet blocks too);
   ``with_cp:B2-B4``: only in the units of Wider ResNet blocks B2..B4;
 * ``inplace``: in-place activations in the backbone;
+* ``memory_efficient``: Wider ResNet units keep only each norm's input for the backward
+  pass and recompute norm + activation there (``WiderResNet(memory_efficient=True)``);
 * ``channels_last``: NHWC memory format for weights and activations;
 * ``bf16``: bfloat16 autocast (``torch.autocast``), fp32 weights;
 * ``compile``: ``torch.compile`` of the backbone (on this project's CPU machines, torch
@@ -88,7 +90,7 @@ DEFAULT_OPTIM = {
     ),
 }
 SCOPES = {'seg': 'mmseg', 'cls': 'mmpretrain'}
-OPTIONS = ('with_cp', 'inplace', 'channels_last', 'bf16', 'compile')
+OPTIONS = ('with_cp', 'memory_efficient', 'inplace', 'channels_last', 'bf16', 'compile')
 OUTPUTS = ('benchmark.json', 'benchmark.md', 'benchmark.png')
 # Fixed glibc thresholds for the memory subprocesses: with them every large tensor is its
 # own mmap and goes back to the OS when freed, so the resident set follows live tensors
@@ -387,6 +389,7 @@ class Subject:
                 'range works with WiderResNet, use plain with_cp otherwise'
             )
         roots = [getattr(backbone, b) for b in blocks] if blocks else [backbone]
+        before = len(undo)
         for root in roots:
             for m in root.modules():
                 if attr == 'inplace' and not isinstance(
@@ -397,6 +400,11 @@ class Subject:
                     old = getattr(m, attr)
                     setattr(m, attr, value)
                     undo.append(lambda m=m, old=old: setattr(m, attr, old))
+        if attr == 'memory_efficient' and len(undo) == before:
+            fail(
+                f'memory_efficient: the backbone {type(backbone).__name__} has no '
+                'memory-efficient units (WiderResNet has); drop it from its variants'
+            )
 
     def _memory_format(self, fmt: torch.memory_format) -> None:
         self.model.to(memory_format=fmt)
@@ -410,7 +418,7 @@ class Subject:
         undo: List[Callable[[], None]] = []
         for opt in variant:
             name = opt.split(':')[0]
-            if name in ('with_cp', 'inplace'):
+            if name in ('with_cp', 'memory_efficient', 'inplace'):
                 self._flag(opt, name, True, undo)
             elif name == 'channels_last':
                 self._memory_format(torch.channels_last)

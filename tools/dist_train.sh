@@ -17,6 +17,18 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 HERE="$(cd "$(dirname "$0")" && pwd)"
+if ! [[ "$GPUS" =~ ^[1-9][0-9]*$ ]]; then
+    echo "dist_train.sh: GPUS is '$GPUS'; it must be the number of processes to start on this" \
+         "machine, 1 or more (e.g. dist_train.sh CONFIG 2)" >&2
+    exit 2
+fi
+# A port already in use on the rank-0 machine makes torchrun fail in a way that reads like
+# a worker crash; say what it is instead.
+if [[ "$NODE_RANK" == 0 ]] && (exec 3<>"/dev/tcp/$MASTER_ADDR/$PORT") 2>/dev/null; then
+    echo "dist_train.sh: port $PORT on $MASTER_ADDR is already in use (another run?); pick a free" \
+         "one: PORT=$((PORT + 1)) dist_train.sh ..." >&2
+    exit 2
+fi
 PYTHON="$HERE/../.venv/bin/python"
 [[ -x "$PYTHON" ]] || PYTHON=python
 

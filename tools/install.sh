@@ -59,6 +59,9 @@ fi
 
 log "step 3/4: mmengine, mmsegmentation, mmpretrain and their run-time needs"
 pip install -q -r "$ROOT/requirements.txt"
+# mim: without its dependencies (opendatalab -> openxlab pins setuptools~=60.2, below what
+# torch needs); requirements.txt lists what mim imports at run time.
+pip install -q --no-deps "openmim==0.3.9"
 
 log "step 4/4: wider_mm (editable)"
 pip install -q --no-deps --no-build-isolation -e "$ROOT"

@@ -2,10 +2,13 @@
 
 Reads the ``WORK_DIR/*/metrics.json`` records that ``tools/test.py`` writes (one per test
 run: metrics, protocol, model, data set) and writes a Markdown table, a CSV and a bar
-chart (PNG). The published numbers (:data:`wider_mm.evaluation.PUBLISHED`, the paper's
-section 5 tables) are listed for every data set present, and put beside a result when they
-are comparable: same data set with its full class list (a class subset, as in the demo,
-gets no comparison). The latest record per (checkpoint, protocol) is used.
+chart (PNG). The published numbers come from the model zoo (``model-index.yml`` and the
+configs' ``metafile.yaml``, through :data:`wider_mm.evaluation.PUBLISHED`): those of every
+data set present are listed, and put beside a result when they are comparable: same data
+set with its full class list (a class subset, as in the demo, gets no comparison). A result
+of a zoo config is compared with that model's own published number (or, where none was
+published, with its ``Compare With`` baseline, listed too); other results with the paper's
+number for the same variant. The latest record per (checkpoint, protocol) is used.
 
 Example:
     python tools/leaderboard.py work_dirs/voc_a1 work_dirs/voc_a1_tta work_dirs/cs_a2 \\
@@ -25,6 +28,7 @@ from fractions import Fraction
 from typing import Any, Dict, List, Optional, Sequence
 
 from wider_mm.evaluation.published import DATASET_KEYS, find_published
+from wider_mm.zoo import model_for_config
 
 #: Number of classes of the official benchmarks (published numbers are for these).
 FULL_CLASSES = {
@@ -108,6 +112,8 @@ def _protocol_name(p: Dict[str, Any]) -> str:
 
 
 def _split_of(rec: Dict[str, Any]) -> str:
+    if rec.get('split'):  # tools/cam.py records it (CAMs are scored on train and val)
+        return rec['split']
     ds = rec.get('dataset', {})
     text = f"{ds.get('ann_file') or ''} {json.dumps(ds.get('data_prefix') or {})}".lower()
     return 'test' if 'test' in text else 'val'
@@ -116,6 +122,8 @@ def _split_of(rec: Dict[str, Any]) -> str:
 def _ours(rec: Dict[str, Any]) -> List[tuple]:
     """(metric, value) pairs of a record, errors for classification."""
     m = rec['metrics']
+    if rec.get('task') == 'cam':  # tools/cam.py
+        return [('CAM mIoU', float(m['CAM mIoU']))] if 'CAM mIoU' in m else []
     if rec.get('scope') == 'mmpretrain':
         out = []
         for k, name in (('accuracy/top1', 'top1_err'), ('accuracy/top5', 'top5_err')):
@@ -128,7 +136,7 @@ def _ours(rec: Dict[str, Any]) -> List[tuple]:
 def build_rows(records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """One row per (result, metric), then the published rows of the data sets present."""
     rows: List[Dict[str, Any]] = []
-    datasets = []
+    datasets, baselines = [], []
     for rec in records:
         ds = rec.get('dataset', {})
         key = DATASET_KEYS.get(ds.get('type'), ds.get('type'))
@@ -138,6 +146,9 @@ def build_rows(records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
         comparable = n_cls in FULL_CLASSES.get(key, ())
         split = _split_of(rec)
         variant = str(rec.get('model', {}).get('variant', '')).upper()
+        zoo = model_for_config(rec.get('config') or '')
+        if zoo is not None and zoo.name not in baselines:
+            baselines.append(zoo.name)
         for metric, value in _ours(rec):
             row = dict(
                 source='ours',
@@ -154,8 +165,17 @@ def build_rows(records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
                 published_setting='',
             )
             if comparable:
-                cands = find_published(key, metric, model=variant, split=split) or find_published(
-                    key, metric, split=split
+                cands = []
+                if zoo is not None:  # the zoo model's own number, else its baseline
+                    cands = find_published(
+                        key, metric, split=split, zoo_model=zoo.name
+                    ) or find_published(
+                        key, metric, split=split, zoo_model=zoo.name, kind='baseline'
+                    )
+                cands = (
+                    cands
+                    or find_published(key, metric, model=variant, split=split)
+                    or find_published(key, metric, split=split)
                 )
                 if cands:
                     p = cands[0]
@@ -170,10 +190,13 @@ def build_rows(records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
                 )
             rows.append(row)
     for key in datasets:
-        for p in find_published(key):
+        shown = find_published(key) + [
+            p for name in baselines for p in find_published(key, kind='baseline', zoo_model=name)
+        ]
+        for p in shown:
             rows.append(
                 dict(
-                    source='paper',
+                    source='paper' if p.kind == 'result' else 'baseline',
                     run='',
                     dataset=p.dataset,
                     split=p.split,

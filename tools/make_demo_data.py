@@ -13,6 +13,9 @@ Layouts (``OUT_DIR`` is created; an existing non-empty one is refused unless ``-
     OUT_DIR/VOCdevkit/VOC2012/SegmentationClass/demo_000000.png   (palette PNG, VOC ids,
                                                                    255 = object borders)
     OUT_DIR/VOCdevkit/VOC2012/ImageSets/Segmentation/{train,val,trainval,test}.txt
+    OUT_DIR/VOCdevkit/VOC2012/Annotations/demo_000000.xml   (image-level labels: one object
+                                                           per class; mmpretrain's VOC)
+    OUT_DIR/VOCdevkit/VOC2012/ImageSets/Main/{train,val,trainval,test}.txt   (same lists)
     OUT_DIR/cityscapes/leftImg8bit/{train,val,test}/CITY/CITY_SSSSSS_FFFFFF_leftImg8bit.png
     OUT_DIR/cityscapes/gtFine/{train,val}/CITY/CITY_SSSSSS_FFFFFF_gtFine_labelTrainIds.png
     OUT_DIR/cityscapes/gtFine/{train,val}/CITY/CITY_SSSSSS_FFFFFF_gtFine_labelIds.png
@@ -293,10 +296,37 @@ def _save_palette_png(lab: np.ndarray, path: str) -> None:
     im.save(path)
 
 
+def voc_annotation(name: str, lab: np.ndarray) -> str:
+    """The VOC ``Annotations/NAME.xml`` of a label map: one object per class in it.
+
+    Image-level labels are what mmpretrain's ``VOC`` dataset reads from it (multi-label
+    classification); each object's box spans all pixels of its class.
+    """
+    h, w = lab.shape
+    objects = []
+    for cls, vid in VOC_DEMO_CLASSES.items():
+        ys, xs = np.nonzero(lab == vid)
+        if vid == 0 or not len(ys):
+            continue
+        objects.append(
+            f'  <object>\n    <name>{cls}</name>\n    <pose>Unspecified</pose>\n'
+            f'    <truncated>0</truncated>\n    <difficult>0</difficult>\n    <bndbox>\n'
+            f'      <xmin>{xs.min() + 1}</xmin>\n      <ymin>{ys.min() + 1}</ymin>\n'
+            f'      <xmax>{xs.max() + 1}</xmax>\n      <ymax>{ys.max() + 1}</ymax>\n'
+            '    </bndbox>\n  </object>\n'
+        )
+    return (
+        f'<annotation>\n  <folder>VOC2012</folder>\n  <filename>{name}.jpg</filename>\n'
+        f'  <size>\n    <width>{w}</width>\n    <height>{h}</height>\n    <depth>3</depth>\n'
+        f'  </size>\n  <segmented>1</segmented>\n{"".join(objects)}</annotation>\n'
+    )
+
+
 def write_voc(root: str, splits: Dict[str, int], size: Tuple[int, int], seed: int) -> None:
     """Write the VOC2012 layout under ``root`` (= ``.../VOCdevkit/VOC2012``)."""
     w, h = size
-    for sub in ('JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation'):
+    subs = ('JPEGImages', 'SegmentationClass', 'Annotations', 'ImageSets/Segmentation')
+    for sub in (*subs, 'ImageSets/Main'):
         os.makedirs(osp.join(root, sub), exist_ok=True)
     names: Dict[str, List[str]] = {}
     i = 0
@@ -309,12 +339,15 @@ def write_voc(root: str, splits: Dict[str, int], size: Tuple[int, int], seed: in
             Image.fromarray(img).save(osp.join(root, 'JPEGImages', name + '.jpg'), quality=90)
             if split != 'test':  # the real test split has no annotations either
                 _save_palette_png(lab, osp.join(root, 'SegmentationClass', name + '.png'))
+                with open(osp.join(root, 'Annotations', name + '.xml'), 'w') as f:
+                    f.write(voc_annotation(name, lab))
             names[split].append(name)
             i += 1
     names['trainval'] = names['train'] + names['val']
     for split, lst in names.items():
-        with open(osp.join(root, 'ImageSets/Segmentation', f'{split}.txt'), 'w') as f:
-            f.write(''.join(n + '\n' for n in lst))
+        for image_sets in ('ImageSets/Segmentation', 'ImageSets/Main'):
+            with open(osp.join(root, image_sets, f'{split}.txt'), 'w') as f:
+                f.write(''.join(n + '\n' for n in lst))
 
 
 def write_cityscapes(root: str, splits: Dict[str, int], size: Tuple[int, int], seed: int) -> None:

@@ -13,6 +13,9 @@
 * ``--show-dir DIR``: prediction overlays (mmseg's ``SegVisualizationHook``) in
   ``DIR/vis_data/vis_image/`` (a relative DIR is inside the work dir; with several
   processes only rank 0's share of the images is drawn).
+* ``--out``, ``--show-dir`` and ``--format-only`` refuse a folder that exists and is not
+  empty (and a classification ``--out`` file that exists), naming it: a run never
+  overwrites or mixes in earlier files (``wider_mm/engine/outputs.py``).
 * ``--format-only``: files for the evaluation servers, no ground truth needed (annotation
   loading is dropped from the test pipeline): PASCAL VOC: palette PNGs in
   ``OUT/results/VOC2012/Segmentation/comp6_test_cls/`` + ``OUT/VOC2012_comp6_results.tar.gz``;
@@ -20,7 +23,8 @@
   other data sets: index PNGs + ``OUT/results.zip``. ``OUT`` is ``--out`` or
   ``WORK_DIR/format_results``; it must be empty or absent.
 * ``--out``: segmentation: a folder for the raw prediction PNGs (as mmseg's test.py);
-  classification: a .pkl file of the predictions (as mmpretrain's test.py).
+  classification: a .pkl file of the predictions (as mmpretrain's test.py). With
+  ``--out-item metrics``: a .json/.yaml/.pkl file of the metrics instead (either scope).
 
 Distributed: ``tools/dist_test.sh CONFIG CHECKPOINT GPUS`` gives the same numbers as one
 process (mmengine collects all results on rank 0 before computing the metrics).
@@ -37,6 +41,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from mmengine.config import Config, ConfigDict, DictAction
 
+from wider_mm.engine.checkpoint import CheckpointError
 from wider_mm.engine.launch import (
     build_runner,
     check_data_roots,
@@ -45,9 +50,11 @@ from wider_mm.engine.launch import (
     load_config,
     prepare_runtime,
     register_scope,
+    run_tool,
     scope_of,
     set_work_dir,
 )
+from wider_mm.engine.outputs import OutputExistsError, check_test_outputs
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -65,7 +72,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--out-item',
         choices=['pred', 'metrics'],
         default='pred',
-        help='classification: what --out saves',
+        help='what --out saves: pred (the predictions, as above) or metrics (the metrics '
+        'as a .json/.yaml/.pkl file)',
     )
     parser.add_argument(
         '--format-only',
@@ -152,10 +160,11 @@ def enable_tta(cfg: Config) -> None:
 
 
 def drop_annotation_loading(pipeline: List[Any]) -> List[Any]:
-    """The pipeline without ``LoadAnnotations`` (also inside ``TestTimeAug``)."""
+    """The pipeline without ``LoadAnnotations`` and its ``CheckSegAnnotation`` (also inside
+    ``TestTimeAug``)."""
     out = []
     for t in pipeline:
-        if isinstance(t, dict) and t.get('type') == 'LoadAnnotations':
+        if isinstance(t, dict) and t.get('type') in ('LoadAnnotations', 'CheckSegAnnotation'):
             continue
         if isinstance(t, dict) and t.get('type') == 'TestTimeAug':
             t = ConfigDict(t)
@@ -248,38 +257,6 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
-def check_checkpoint(model: Any, checkpoint: str) -> None:
-    """Refuse a local checkpoint that does not fit the model.
-
-    mmengine would load it with ``strict=False`` and only log the mismatch, and the test
-    would then score a partly random model.
-    """
-    from mmengine.runner.checkpoint import _load_checkpoint
-
-    if not osp.isfile(checkpoint):
-        return  # URLs etc.: left to mmengine
-    while hasattr(model, 'module'):
-        model = model.module
-    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
-    state = ckpt.get('state_dict', ckpt)
-    have = {(k[len('module.') :] if k.startswith('module.') else k): v for k, v in state.items()}
-    want = model.state_dict()
-    missing = sorted(set(want) - set(have))
-    unexpected = sorted(set(have) - set(want))
-    shapes = [
-        f'{k}: {tuple(have[k].shape)} vs {tuple(want[k].shape)}'
-        for k in sorted(want)
-        if k in have and hasattr(have[k], 'shape') and have[k].shape != want[k].shape
-    ]
-    if missing or unexpected or shapes:
-        _fail(
-            f'{checkpoint} does not fit the model of the config: {len(missing)} missing '
-            f'keys {missing[:5]}, {len(unexpected)} unexpected keys {unexpected[:5]}, '
-            f'{len(shapes)} shape mismatches (checkpoint vs model) {shapes[:3]}. Check '
-            'that config and checkpoint belong together (widths, depth, classes).'
-        )
-
-
 # ----------------------------------------------------------------------------- main
 def main(argv: Optional[Sequence[str]] = None) -> Optional[Dict[str, Any]]:
     """Run the test; return the record written to metrics.json (rank 0; None elsewhere)."""
@@ -293,6 +270,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[Dict[str, Any]]:
     cfg.load_from = args.checkpoint
     cfg.resume = False
 
+    if args.out_item == 'metrics' and (not args.out or args.format_only):
+        _fail('--out-item metrics needs --out FILE (.json, .yaml or .pkl) and no --format-only')
     if args.format_only and scope != 'mmseg':
         _fail('--format-only is for segmentation configs (VOC / Cityscapes servers)')
     show_dir = None
@@ -309,12 +288,20 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[Dict[str, Any]]:
         fmt_kind = setup_format_only(cfg, fmt_dir)
     elif scope == 'mmseg':
         use_classwise_iou(cfg)
-        if args.out:
+        if args.out and args.out_item == 'pred':
             cfg.test_evaluator['output_dir'] = args.out
             cfg.test_evaluator['keep_results'] = True
 
+    try:  # never overwrite files this run did not write
+        out_is_file = scope != 'mmseg' or args.out_item == 'metrics'
+        check_test_outputs(cfg.work_dir, args.out, out_is_file, args.show_dir, args.format_only)
+    except OutputExistsError as e:
+        _fail(str(e))
     runner = build_runner(cfg, prepare_runtime(cfg))
-    check_checkpoint(runner.model, args.checkpoint)
+    try:  # strictly, whatever load_from_strict says: a misfit would score a random model
+        runner.load_checkpoint(args.checkpoint, strict=True)
+    except CheckpointError as e:
+        _fail(str(e))
     check_data_roots(cfg, ('test_dataloader',))
     if scope == 'mmpretrain' and args.out:
         from mmengine.evaluator import DumpResults
@@ -382,6 +369,11 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[Dict[str, Any]]:
                 'process for all overlays'
             )
     record = _jsonable(record)
+    if args.out_item == 'metrics':
+        from mmengine.fileio import dump
+
+        dump(record['metrics'], args.out)  # the format follows the suffix, as mmpretrain's
+        runner.logger.info(f'wider_mm: metrics written to {args.out}')
     out_json = osp.join(cfg.work_dir, runner.timestamp, 'metrics.json')
     os.makedirs(osp.dirname(out_json), exist_ok=True)
     with open(out_json, 'w') as f:
@@ -394,4 +386,4 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[Dict[str, Any]]:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main, 'test.py')

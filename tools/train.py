@@ -4,6 +4,7 @@ One tool for both libraries: the config's ``default_scope`` ('mmseg' or 'mmpretr
 picks the registries. The flags are those of mmseg's and mmpretrain's ``tools/train.py``::
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+                                 [--auto-scale-lr] [--no-pin-memory] [--no-persistent-workers]
                                  [--cfg-options K=V ...] [--launcher {none,pytorch,slurm,mpi}]
 
 Distributed: ``tools/dist_train.sh CONFIG GPUS`` (torchrun) or ``tools/slurm_train.sh``.
@@ -14,27 +15,33 @@ and SyncBN (CUDA-only in torch) is reverted to BN, whose running statistics are 
 over the processes after every iteration; the log says so. Collectives time out after
 ``env_cfg.dist_cfg.timeout`` seconds (default 1800), so a stuck process fails the run.
 That launch logic, shared with ``tools/test.py``, is in ``wider_mm/engine/launch.py``.
+Checkpoints are written atomically with the random-number states (an interrupted run
+resumes bit-exactly) and ``load_from`` is strict (``load_from_strict=False`` for a partial
+load): ``wider_mm/engine/checkpoint.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import os.path as osp
 from typing import List, Optional, Sequence
 
 import torch
 from mmengine.config import DictAction
 
+from wider_mm.engine.checkpoint import resolve_resume
 from wider_mm.engine.launch import (
     build_runner,
     check_data_roots,
     close_distributed,
+    enable_auto_scale_lr,
     is_distributed,
     load_config,
     prepare_runtime,
     register_scope,
+    run_tool,
     scope_of,
+    set_loader_flags,
     set_work_dir,
 )
 
@@ -49,12 +56,26 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         nargs='?',
         type=str,
         const='auto',
-        help='resume from the given checkpoint, or (no value) from the latest checkpoint '
-        'in the work dir; weights, optimizer, scheduler and iteration all continue',
+        help='resume from the given checkpoint, or (no value) from the newest loadable '
+        'checkpoint in the work dir (damaged ones are skipped; never trains from scratch over '
+        'checkpoints); weights, optimizer, scheduler, iteration and random state continue',
     )
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision (GPU)')
     parser.add_argument(
         '--no-validate', action='store_true', help='do not evaluate during training'
+    )
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help="scale the lr by the actual batch over the config's auto_scale_lr.base_batch_size",
+    )
+    parser.add_argument(
+        '--no-pin-memory', action='store_true', help='dataloaders without pin_memory'
+    )
+    parser.add_argument(
+        '--no-persistent-workers',
+        action='store_true',
+        help='dataloaders without persistent_workers',
     )
     parser.add_argument(
         '--cfg-options',
@@ -107,23 +128,16 @@ def main(argv: Optional[Sequence[str]] = None):
 
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    if args.auto_scale_lr:
+        enable_auto_scale_lr(cfg)
+    set_loader_flags(
+        cfg,
+        pin_memory=False if args.no_pin_memory else None,
+        persistent_workers=False if args.no_persistent_workers else None,
+    )
 
-    if args.resume == 'auto':
-        from mmengine.runner import find_latest_checkpoint
-
-        latest = find_latest_checkpoint(cfg.work_dir) if osp.isdir(cfg.work_dir) else None
-        if latest is None:
-            notes.append(
-                f'--resume: no checkpoint in {cfg.work_dir} yet; training starts '
-                'from the beginning'
-            )
-        else:
-            cfg.resume, cfg.load_from = True, latest
-    elif args.resume is not None:
-        if not osp.isfile(args.resume):
-            raise SystemExit(f'train.py: --resume {args.resume}: no such checkpoint file')
-        cfg.resume = True
-        cfg.load_from = args.resume
+    # the newest loadable checkpoint (or FILE); never starts over existing checkpoints
+    notes += resolve_resume(cfg, args.resume)
 
     check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
     runner = build_runner(cfg, prepare_runtime(cfg), notes)
@@ -136,4 +150,4 @@ def main(argv: Optional[Sequence[str]] = None):
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main, 'train.py')

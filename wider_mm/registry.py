@@ -33,11 +33,16 @@ def _registry(lib: str):
 
 def register_all() -> List[str]:
     """Register every module; return the libraries registered into."""
+    # mmengine's own registries (both libraries): SafeCheckpointHook, WiderRunner, the
+    # atomic checkpoint file backend
+    from .engine import checkpoint  # noqa: F401
+
     done = []
     seg = _registry('mmseg')
     if seg is not None:
         seg.register_module(module=WiderResNet, force=True)
         # The decode head subclasses mmseg's BaseDecodeHead, so it only exists with mmseg.
+        from .datasets import transforms  # noqa: F401  (CheckSegAnnotation)
         from .evaluation import metrics  # noqa: F401  (VOC submission, class-wise IoU metrics)
         from .models.decode_heads import wider_head  # noqa: F401
         from .models.segmentors import channel_check  # noqa: F401
@@ -46,5 +51,9 @@ def register_all() -> List[str]:
     pre = _registry('mmpretrain')
     if pre is not None:
         pre.register_module(module=WiderResNet, force=True)
+        from .models.heads import cam_head  # noqa: F401  (PSA's multi-label head, CAMs)
+        from .zoo.hub import register_mmpretrain_models
+
+        register_mmpretrain_models()  # zoo names for mmpretrain.get_model and inferencers
         done.append('mmpretrain')
     return done

@@ -2,9 +2,7 @@
 # ImageNet-1k with the authors' recipe: see wrn38a_8xb32_in1k.py, of which this is the
 # depth-16 version. B7 still emits 4096 channels, so the head is unchanged.
 #
-# Published: no ImageNet number for depth 16 in the reference (WIDER_RESNET.md lists
-# depth-38 results only), no released weights. Ours: not evaluated here (weights not
-# downloadable here).
+# Published numbers: metafile.yaml (the model of this name).
 _base_ = ['./wrn38a_8xb32_in1k.py']
 
 model = dict(backbone=dict(depth=16))

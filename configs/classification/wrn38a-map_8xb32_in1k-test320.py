@@ -4,8 +4,7 @@
 # `module.` prefix stripped, InPlace-ABN gamma -> |gamma| + eps, `classifier.fc.*` ->
 # `head.fc.*`) with tools/test.py THIS_CONFIG CONVERTED.pth.
 #
-# Published (MAP README, "320" column): top-1 err 19.31, top-5 err 4.73 (acc 80.69 / 95.27).
-# Ours: not evaluated here (weights not downloadable here).
+# Published numbers: metafile.yaml (the model of this name).
 _base_ = ['./wrn38a-map_8xb32_in1k.py']
 
 test_pipeline = _base_.test_pipeline_320

@@ -19,11 +19,9 @@
 # Differences left: their jitter and lighting run on [0, 1] float tensors without clipping;
 # mmcv's colour jitter clips to [0, 255].
 #
-# Published (MAP README, "WideResNet38, InPlace-ABN", batch 256; converted weights, this
-# 224 single-crop protocol): top-1 err 20.28, top-5 err 5.22 (acc 79.72 / 94.78).
-# 10-crop (224): 18.97 / 4.57 -- not expressible with mmpretrain 1.2.0's transforms (no
-# fixed-position/corner crop), see docs/classification.md. 320: wrn38a-map_8xb32_in1k-test320.py.
-# Ours: not evaluated here (weights not downloadable here).
+# Published numbers: metafile.yaml (the model of this name).
+# MAP's 10-crop protocol is not expressible with mmpretrain 1.2.0's transforms (no
+# fixed-position/corner crop), see docs/classification.md.
 _base_ = [
     './_base_/models/wrn38a.py',
     './_base_/datasets/imagenet_bs32_wrn.py',

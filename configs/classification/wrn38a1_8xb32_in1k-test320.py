@@ -4,8 +4,7 @@
 # where CONVERTED.pth is ilsvrc-cls_rna-a1_cls1000_ep-0001.params converted by
 # tools/model_converters/.
 #
-# Published (released Model A1, this protocol): top-1 err 19.54, top-5 err 4.75.
-# Ours: not evaluated here (weights not downloadable here).
+# Published numbers: metafile.yaml (the model of this name).
 _base_ = ['./wrn38a1_8xb32_in1k.py']
 
 test_pipeline = _base_.test_pipeline_320

@@ -3,10 +3,7 @@
 # was not trained this way but fine-tuned from Model A: wrn38a1_8xb32-ft45k_in1k.py.
 # Tested with the standard protocol (shorter side 256, centre crop 224).
 #
-# Published: the released Model A1, authors' protocol (320/320 single crop:
-# wrn38a1_8xb32_in1k-test320.py): top-1 err 19.54, top-5 err 4.75. No published number for
-# A1 trained from scratch or for this 224 protocol. Ours: not evaluated here (weights not
-# downloadable here).
+# Published numbers: metafile.yaml (the model of this name).
 _base_ = [
     './_base_/models/wrn38a1.py',
     './_base_/datasets/imagenet_bs32_wrn.py',

@@ -6,8 +6,7 @@
 # tools/model_converters/ (the model keeps pool_padding=0 and BN eps 1.001e-5, which the
 # released Model A needs).
 #
-# Published (released Model A, this protocol): top-1 err 19.20, top-5 err 4.73.
-# Ours: not evaluated here (weights not downloadable here).
+# Published numbers: metafile.yaml (the model of this name).
 _base_ = ['./wrn38a_8xb32_in1k.py']
 
 test_pipeline = _base_.test_pipeline_320

@@ -4,10 +4,7 @@
 # decayed linearly to 1e-6 over 90 epochs. Tested with the standard protocol (shorter side
 # 256, centre crop 224).
 #
-# Published: the released Model A, authors' protocol (shorter side 320, centre crop 320,
-# single crop: wrn38a_8xb32_in1k-test320.py): top-1 err 19.20, top-5 err 4.73.
-# No published number for this 224 protocol. Ours: not evaluated here (weights not
-# downloadable here).
+# Published numbers: metafile.yaml (the model of this name).
 _base_ = [
     './_base_/models/wrn38a.py',
     './_base_/datasets/imagenet_bs32_wrn.py',

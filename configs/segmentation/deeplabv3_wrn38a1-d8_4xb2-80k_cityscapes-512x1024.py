@@ -16,13 +16,4 @@ model = dict(
     # full-resolution (1024x2048) inference by sliding 1024x1024 windows
     test_cfg=dict(mode='slide', crop_size=(1024, 1024), stride=(768, 768)),
 )
-# The number to compare with: ResNet-101 with the same head and recipe (mmseg).
-published = dict(
-    metric='mIoU',
-    value=80.2,
-    value_tta=81.21,
-    split='val',
-    protocol='single scale; value_tta: 6 scales + flip; whole, 1024x2048',
-    model='ResNet-101-D8 + DeepLabV3 (mmseg)',
-    source='mmseg 1.2.2 metafile: deeplabv3_r101-d8_4xb2-80k_cityscapes-512x1024',
-)
+# Published numbers, and what to compare with: metafile.yaml (the model of this name).

@@ -14,13 +14,4 @@ model = dict(
     decode_head=dict(num_classes=150),
     auxiliary_head=dict(num_classes=150),
 )
-# The number to compare with: ResNet-101 with the same head and recipe (mmseg).
-published = dict(
-    metric='mIoU',
-    value=44.6,
-    value_tta=46.06,
-    split='val',
-    protocol='single scale; value_tta: 6 scales + flip; whole image, short side 512',
-    model='ResNet-101-D8 + DeepLabV3+ (mmseg)',
-    source='mmseg 1.2.2 metafile: deeplabv3plus_r101-d8_4xb4-160k_ade20k-512x512',
-)
+# Published numbers, and what to compare with: metafile.yaml (the model of this name).

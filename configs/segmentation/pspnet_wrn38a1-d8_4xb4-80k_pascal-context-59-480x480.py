@@ -17,13 +17,4 @@ model = dict(
 )
 # mmseg's PASCAL Context recipe: lr 0.004, weight decay 1e-4
 optim_wrapper = dict(optimizer=dict(lr=0.004, weight_decay=0.0001))
-# The number to compare with: ResNet-101 with the same head and recipe (mmseg).
-published = dict(
-    metric='mIoU',
-    value=52.47,
-    value_tta=53.99,
-    split='val',
-    protocol='single scale; value_tta: 6 scales + flip; long side 520, slide 480x480',
-    model='ResNet-101-D8 + PSPNet (mmseg)',
-    source='mmseg 1.2.2 metafile: pspnet_r101-d8_4xb4-80k_pascal-context-59-480x480',
-)
+# Published numbers, and what to compare with: metafile.yaml (the model of this name).

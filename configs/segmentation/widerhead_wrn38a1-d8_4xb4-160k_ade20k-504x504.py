@@ -14,13 +14,4 @@ model = dict(
     data_preprocessor=data_preprocessor,
     decode_head=dict(num_classes=150),
 )
-# The number to compare with: the authors' result for this model and dataset.
-published = dict(
-    metric='mIoU',
-    value=43.34,
-    value_tta=None,
-    split='val',
-    protocol='long side 500, flip (single scale); pixel accuracy 80.55',
-    model="ResNet-38 Model A1, the paper's head (authors)",
-    source='Wu, Shen, van den Hengel, arXiv:1611.10080; github.com/itijyou/ademxapp README',
-)
+# Published numbers, and what to compare with: metafile.yaml (the model of this name).

@@ -17,13 +17,4 @@ model = dict(
     test_cfg=dict(mode='slide', crop_size=(1024, 1024), stride=(768, 768)),
 )
 train_dataloader = dict(batch_size=4)  # 16 images per iteration on 4 GPUs
-# The number to compare with: the authors' result for this model and dataset.
-published = dict(
-    metric='mIoU',
-    value=78.08,
-    value_tta=None,
-    split='val',
-    protocol='full resolution 1024x2048, flip (single scale)',
-    model="ResNet-38 Model A1, the paper's head (authors)",
-    source='Wu, Shen, van den Hengel, arXiv:1611.10080; github.com/itijyou/ademxapp README',
-)
+# Published numbers, and what to compare with: metafile.yaml (the model of this name).

@@ -12,14 +12,4 @@ model = dict(
         init_cfg=dict(checkpoint='checkpoints/wrn38a2_in1k.pth'),
     )
 )
-# The number to compare with: the authors' A2 result (Cityscapes test server, fine only; no val
-# number was published for A2; A1 on val: 78.08).
-published = dict(
-    metric='mIoU',
-    value=78.4,
-    value_tta=79.4,
-    split='test',
-    protocol='test server: single scale; value_tta: multi-scale',
-    model="ResNet-38 Model A2, the paper's head (authors)",
-    source='Wu, Shen, van den Hengel, arXiv:1611.10080; github.com/itijyou/ademxapp README',
-)
+# Published numbers, and what to compare with: metafile.yaml (the model of this name).

@@ -38,6 +38,7 @@ from PIL import Image
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from wider_mm.models.backbones.wider_resnet import count_parameters
+from wider_mm.zoo import get_model_info
 
 ROOT = Path(__file__).resolve().parents[2]
 CFG_DIR = ROOT / 'configs' / 'segmentation'
@@ -55,7 +56,6 @@ CLASSES = {
     'ade20k': 150,
 }
 ALGOS = ('widerhead', 'fcn', 'pspnet', 'deeplabv3', 'deeplabv3plus', 'upernet')
-PUBLISHED_KEYS = {'metric', 'value', 'value_tta', 'split', 'protocol', 'model', 'source'}
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -204,18 +204,17 @@ def test_config_contract(name):
     assert cfg.param_scheduler[0].end == cfg.train_cfg.max_iters
     assert m.backbone.output_stride == (32 if part['algo'] == 'upernet' else 8)
     assert m.backbone.variant == part['backbone'][5:7]
-    # the number to compare with
-    pub = cfg.published
-    assert set(pub) == PUBLISHED_KEYS
-    assert pub['metric'] == 'mIoU' and pub['split'] in ('val', 'test')
-    for v in (pub['value'], pub['value_tta']):
-        assert v is None or 0 < v < 100
+    # the number to compare with: the config's model in the zoo (metafile.yaml)
+    zoo = get_model_info(name[:-3])
+    assert zoo.config == f'configs/segmentation/{name}'
     if is_paper(name):
-        assert 'authors' in pub['model'] and '1611.10080' in pub['source']
+        assert zoo.collection == 'WiderResNet-Seg' and not zoo.compare_with
     else:
-        assert 'ResNet-101' in pub['model'] and 'mmseg' in pub['source']
-        if pub['value'] is not None:  # the mmseg config it was taken from has our recipe
-            assert pub['source'].endswith(
+        assert not zoo.results and len(zoo.compare_with) == 1
+        base = zoo.compare_with[0]
+        assert 'ResNet-101' in base['Model']
+        if base.get('Results'):  # the mmseg config it was taken from has our recipe
+            assert base['Name'].endswith(
                 f'_{part["gpus"]}xb{part["batch"]}-{part["iters"]}k_'
                 f'{part["dataset"]}-{part["h"]}x{part["w"]}'
             )
@@ -259,21 +258,6 @@ def test_paper_model_and_recipe(name):
     assert cfg.optim_wrapper.paramwise_cfg == dict(
         custom_keys={'.bias': dict(lr_mult=2.0, decay_mult=0.0)}
     )
-
-
-@pytest.mark.parametrize('name', [n for n in CONFIGS if is_paper(n)])
-def test_paper_numbers_agree_with_the_package_table(name):
-    """The configs' published numbers are the ones tools/leaderboard.py compares with."""
-    from wider_mm.evaluation.published import find_published
-
-    cfg = load(name)
-    pub = cfg.published
-    if pub['value'] is None:
-        pytest.skip(f'no published number: {pub["protocol"]}')
-    rows = find_published(cfg.test_dataloader.dataset.type, 'mIoU', split=pub['split'])
-    values = {r.value for r in rows}
-    assert pub['value'] in values
-    assert pub['value_tta'] is None or pub['value_tta'] in values
 
 
 def _groups_by_param(model, optim_wrapper) -> dict:
@@ -598,10 +582,15 @@ def test_model_zoo_table_lists_every_config_with_its_number():
             rows[m.group(1) + '.py'] = [c.strip() for c in m.group(2).split('|')]
     assert sorted(rows) == CONFIGS
     for name, cells in rows.items():
-        pub, part = _load(name).published, parse(name)
+        zoo, part = get_model_info(name[:-3]), parse(name)
         crop, sched, published, ours = cells[1], cells[2], cells[3], cells[-1]
         assert crop == f'{part["h"]}x{part["w"]}'
         assert sched == f'{part["gpus"]}x{part["batch"]}, {part["iters"]}k'
         numbers = [float(x) for x in re.findall(r'\d+\.\d+', published)]
-        assert numbers == [v for v in (pub['value'], pub['value_tta']) if v is not None], name
+        # the zoo's numbers: the model's first result, else its baseline's (mIoU, mIoU(ms..))
+        results = zoo.results or [r for c in zoo.compare_with for r in c.get('Results', [])]
+        want = (
+            [v for k, v in results[0]['Metrics'].items() if k.startswith('mIoU')] if results else []
+        )
+        assert numbers == want, name
         assert ours == 'not trained here'

@@ -19,10 +19,11 @@ from wrn_ports import (
     InPlaceABNRef,
     PortWiderResNet,
     PsaNet,
-    ade_forward,
     max_rel_err,
+    port_to_ade,
+    psa_to_ade,
     randomize,
-    to_ade,
+    set_bn_eps,
     wrap_torch,
 )
 
@@ -32,7 +33,6 @@ from wider_mm.converters import (
     convert_file,
     convert_state_dict,
     detect_format,
-    load_mxnet_params,
 )
 from wider_mm.converters.sources import DEPTH_UNITS
 from wider_mm.models.backbones.wider_resnet import DEPTHS, WiderResNet
@@ -182,21 +182,16 @@ def test_classifier_into_mmpretrain(case):
 
 
 # ------------------------------------------------------------------ the authors' MXNet files
-def ade_source_model(variant='a1', output_stride=8, seed=0):
-    return randomize(
-        WiderResNet(depth=38, variant=variant, output_stride=output_stride, widen_factor=1 / DIV),
-        seed,
-    ).eval()
-
-
+# The ADE files are made from the reference ports, never from WiderResNet: PSA's resnet38d
+# (a port of ADE's Model A1, stride 8) and the MAP/NV layout with ADE's unpadded pools (Model
+# A); their forwards are the reference outputs.
 def test_ade_naming_is_the_released_one():
-    """The test side's ADE naming reproduces the 193 keys of the released A1 model, and the
-    converter consumes exactly those (with the ImageNet classifier)."""
-    if not NAMES_A1.is_file():
-        pytest.skip(f'{NAMES_A1} not found (the workspace reference files)')
+    """The test side's ADE naming of the PSA port reproduces the 193 keys of the released A1
+    model, and the converter consumes exactly those (with the ImageNet classifier)."""
+    assert NAMES_A1.is_file(), f'{NAMES_A1} is missing: it is part of the repository'
     names = NAMES_A1.read_text().split()
     assert len(names) == 193
-    src = to_ade(ade_source_model().state_dict())
+    src = psa_to_ade(PsaNet(div=DIV).state_dict())
     assert set(src) == set(names) - {'arg:linear1000_weight', 'arg:linear1000_bias'}
     state = OrderedDict(
         (n, src.get(n, torch.zeros(1000, 256) if n.endswith('weight') else torch.zeros(1000)))
@@ -212,17 +207,21 @@ def test_ade_naming_is_the_released_one():
 
 @pytest.mark.parametrize('version', ['legacy', 'V1', 'V2', 'V3'])
 def test_ade_segmentation_file_into_mmseg(tmp_path, version):
-    """An ADE-named VOC segmentation .params (from a model) -> converted -> the full mmseg
-    segmentor, loaded strictly by mmengine, gives the MXNet graph's logits."""
+    """An ADE-named VOC segmentation .params (the PSA port's weights) -> converted -> the
+    full mmseg segmentor, loaded strictly by mmengine, gives the port's logits."""
     from mmseg.registry import MODELS
 
-    src = ade_source_model()
-    params = to_ade(src.state_dict())
+    ref = set_bn_eps(randomize(PsaNet(div=DIV))).eval()
+    params = psa_to_ade(ref.state_dict())
     g = torch.Generator().manual_seed(1)
-    params['arg:conv6a_weight'] = torch.randn(32, 256, 3, 3, generator=g) * 0.02
-    params['arg:conv6a_bias'] = torch.randn(32, generator=g) * 0.1
-    params['arg:linear21_weight'] = torch.randn(21, 32, 3, 3, generator=g) * 0.05
-    params['arg:linear21_bias'] = torch.randn(21, generator=g) * 0.1
+    head = dict(
+        w6=torch.randn(32, 256, 3, 3, generator=g) * 0.02,
+        b6=torch.randn(32, generator=g) * 0.1,
+        w21=torch.randn(21, 32, 3, 3, generator=g) * 0.05,
+        b21=torch.randn(21, generator=g) * 0.1,
+    )
+    params['arg:conv6a_weight'], params['arg:conv6a_bias'] = head['w6'], head['b6']
+    params['arg:linear21_weight'], params['arg:linear21_bias'] = head['w21'], head['b21']
     path = tmp_path / 'voc_rna-a1_cls21_s8_ep-0001.params'
     mw.save(path, {k: v.numpy() for k, v in params.items()}, version, ctx=(2, 0))
     conv = convert_file(str(path), str(tmp_path / 'voc.pth'))
@@ -239,22 +238,25 @@ def test_ade_segmentation_file_into_mmseg(tmp_path, version):
     ).eval()
     load_checkpoint(seg, str(tmp_path / 'voc.pth'), strict=True)
     x = torch.randn(2, 3, 48, 48)
-    mx = {k: torch.as_tensor(v) for k, v in load_mxnet_params(path).items()}
     with torch.no_grad():
-        logits = seg.decode_head(seg.backbone(x))
-        want = ade_forward(mx, x, 'a1', 8, head='seg')
-        feats = src(x)[0]
-    assert max_rel_err(logits, want)[1] < TOL
-    assert max_rel_err(seg.backbone(x)[0], feats)[1] < TOL  # and the source model's
+        feats = seg.backbone(x)
+        want_feats = ref(x)
+        # ADE's head: conv6a (3x3, dilation 12) + ReLU, then linear21 (3x3, dilation 12)
+        t = torch.relu(torch.conv2d(want_feats, head['w6'], head['b6'], padding=12, dilation=12))
+        want = torch.conv2d(t, head['w21'], head['b21'], padding=12, dilation=12)
+        logits = seg.decode_head(feats)
+    assert feats[0].shape == want_feats.shape == (2, 256, 6, 6)
+    assert max_rel_err(feats[0], want_feats)[1] < TOL
+    assert logits.shape == want.shape and max_rel_err(logits, want)[1] < TOL
 
 
 def test_ade_model_a_classification_needs_pool_padding_0(tmp_path):
     from mmpretrain.registry import MODELS
 
-    src = ade_source_model('a', 32)
-    params = to_ade(src.state_dict())
-    params['arg:linear1000_weight'] = torch.randn(1000, 256) * 0.05
-    params['arg:linear1000_bias'] = torch.randn(1000) * 0.1
+    ref = PortWiderResNet(div=DIV, classes=1000, pool_padding=0)
+    ref = set_bn_eps(randomize(ref, 2)).eval()
+    params = port_to_ade(ref.state_dict())
+    assert {'arg:linear1000_weight', 'arg:linear1000_bias'} <= set(params)
     path = tmp_path / 'ilsvrc-cls_rna-a_cls1000_ep-0001.params'
     mw.save(
         path,
@@ -277,10 +279,13 @@ def test_ade_model_a_classification_needs_pool_padding_0(tmp_path):
     )
     model = MODELS.build(cfg).eval()
     model.load_state_dict(conv.state_dict, strict=True)
-    mx = {k: torch.as_tensor(v).float() for k, v in load_mxnet_params(path).items()}
+    with torch.no_grad():  # the classifier as stored: float16 values
+        ref.classifier.fc.weight.copy_(ref.classifier.fc.weight.half().float())
+        ref.classifier.fc.bias.copy_(ref.classifier.fc.bias.half().float())
     x = torch.randn(2, 3, 64, 64)  # 5 pools: 64 -> 31 -> 15 -> 7 -> 3 -> 1 with padding 0
     with torch.no_grad():
-        want = ade_forward(mx, x, 'a', 32, pool_pad=0, head='cls')
+        assert model.backbone(x)[-1].shape == ref.features(x).shape == (2, 256, 1, 1)
+        want = ref(x)
         assert max_rel_err(model(x, mode='tensor'), want)[1] < TOL
         cfg['backbone'] = dict(meta['backbone'], pool_padding=1)
         wrong = MODELS.build(cfg).eval()
@@ -311,6 +316,7 @@ def test_leftover_keys_fail_listing_them_unless_dropped():
         convert_state_dict(state, 'psa')
     assert e.value.leftover == ['fc8.weight', 'aff.f9.weight']
     assert 'fc8.weight' in str(e.value) and '--drop' in str(e.value)
+    assert '\n' not in str(e.value)  # one line
     conv = convert_state_dict(state, 'psa', drop=[r'^fc8\.', r'^aff\.'])
     assert conv.dropped == ['fc8.weight', 'aff.f9.weight']
 

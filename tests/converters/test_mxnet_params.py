@@ -306,3 +306,92 @@ def test_names_count_mismatch(tmp_path):
 def test_missing_file():
     with pytest.raises(FileNotFoundError):
         load_mxnet_params(os.path.join('does', 'not', 'exist.params'))
+
+
+# ------------------------------------------------------------------ hostile sizes
+def _claim(version, shape, flag=0):
+    """A one-array file whose header claims ``shape`` but holds 8 bytes of data."""
+    if version == 'legacy':
+        rec = struct.pack(f'<I{len(shape)}I', len(shape), *shape)
+    else:
+        rec = struct.pack('<I', mw.MAGIC[version]) + (b'\0' * 4 if version != 'V1' else b'')
+        rec += struct.pack(f'<I{len(shape)}q', len(shape), *shape)
+    rec += struct.pack('<iii', 1, 0, flag) + b'\0' * 8
+    return struct.pack('<QQQ', 0x112, 0, 1) + rec + struct.pack('<Q', 0)
+
+
+@pytest.mark.parametrize('version', VERSIONS)
+def test_claimed_sizes_are_checked_before_allocating(version, monkeypatch):
+    """A header claiming terabytes fails on the bytes left, before numpy allocates."""
+    big = (2**31 - 1, 2**31 - 1, 1024) if version == 'legacy' else (2**40, 2**40, 7)
+    sizes = []
+    real_empty = np.empty
+    monkeypatch.setattr(np, 'empty', lambda s, **k: sizes.append(s) or real_empty(s, **k))
+    with pytest.raises(MXNetFormatError, match='truncated file: array #0 data') as e:
+        load_mxnet_params(io.BytesIO(_claim(version, big)))
+    assert f'needs {4 * np.prod(big, dtype=object)} bytes' in str(e.value)
+    assert not sizes  # nothing allocated on the header's word
+    # a zero-size array with absurd dimensions: numpy's own limit, reported as ours
+    with pytest.raises(MXNetFormatError, match='cannot allocate'):
+        load_mxnet_params(io.BytesIO(_claim('V3', (0, 2**62, 2**62))))
+
+
+def _sparse_file(values_shape, dense_shape, *aux, version='V3'):
+    values = np.ones(values_shape, np.float32)
+    return mw.dumps({'s': mw.Sparse('row_sparse', dense_shape, values, *aux)}, version)
+
+
+def test_densified_sparse_arrays_are_bounded(tmp_path):
+    # 1.7 MB of row_sparse values claiming a 400 MB dense array (the issue's case)
+    rows = np.arange(1000, dtype=np.int64)
+    data = _sparse_file((1000, 425), (250_000, 425), rows)
+    assert 1.6e6 < len(data) < 1.8e6
+    with pytest.raises(MXNetFormatError, match='would take 425000000 bytes') as e:
+        load_mxnet_params(io.BytesIO(data))
+    assert 'max_dense_bytes' in str(e.value) and '\n' not in str(e.value)
+    # allowed when asked for
+    dense = load_mxnet_params(io.BytesIO(data), max_dense_bytes=425_000_000)['s']
+    assert dense.shape == (250_000, 425) and dense[:1000].all() and not dense[1000:].any()
+    # the budget is for the whole file: two arrays that fit alone do not fit together
+    one = mw.Sparse('row_sparse', (64, 4), np.ones((1, 4), np.float32), np.array([3]))
+    two = mw.dumps({'a': one, 'b': one}, 'V2')
+    with pytest.raises(MXNetFormatError, match='array #1'):
+        load_mxnet_params(io.BytesIO(two), max_dense_bytes=64 * 4 * 4 + 100)
+    load_mxnet_params(io.BytesIO(two), max_dense_bytes=2 * 64 * 4 * 4)
+
+
+@pytest.mark.parametrize(
+    'values_shape,dense_shape,aux,match',
+    [
+        ((1, 4), (8, 4), np.array([8]), r'row indices outside \[0, 8\)'),
+        ((1, 4), (8, 4), np.array([-1]), r'row indices outside'),
+        ((1, 4), (8, 4), np.array([0.5]), 'row indices must be 1 integers'),
+        ((2, 4), (8, 4), np.array([1]), 'row indices must be 2 integers'),
+        ((1, 3), (8, 4), np.array([1]), 'do not fit the dense shape'),
+    ],
+)
+def test_inconsistent_row_sparse_arrays(values_shape, dense_shape, aux, match):
+    with pytest.raises(MXNetFormatError, match=match):
+        load_mxnet_params(io.BytesIO(_sparse_file(values_shape, dense_shape, aux)))
+
+
+@pytest.mark.parametrize(
+    'indptr,cols,match',
+    [
+        ([0, 2, 1, 3], [0, 1, 2], 'indptr must rise'),
+        ([0, 1, 1, 2], [0, 1, 2], 'indptr must rise'),
+        ([0, 1, 2, 3], [0, 1, 3], r'column indices outside \[0, 3\)'),
+        ([0, 1, 3], [0, 1, 2], 'indptr must be 4 integers'),
+    ],
+)
+def test_inconsistent_csr_arrays(indptr, cols, match):
+    csr = mw.Sparse(
+        'csr', (3, 3), np.ones(3, np.float32), np.array(indptr), np.array(cols, np.int64)
+    )
+    with pytest.raises(MXNetFormatError, match=match):
+        load_mxnet_params(io.BytesIO(mw.dumps({'c': csr}, 'V2')))
+
+
+def test_directory_is_not_a_missing_file(tmp_path):
+    with pytest.raises(IsADirectoryError, match='is a directory'):
+        load_mxnet_params(tmp_path)

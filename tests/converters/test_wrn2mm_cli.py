@@ -7,6 +7,7 @@ at the released width (about a minute and 3 GB of memory on a CPU).
 
 import importlib.util
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -144,7 +145,7 @@ def test_refuses_to_overwrite_without_force(tmp_path, capsys):
     torch.save(randomize(PsaNet(div=16)).state_dict(), tmp_path / 'psa.pth')
     dst = tmp_path / 'dst.pth'
     dst.write_bytes(b'precious')
-    assert wrn2mm.main([str(tmp_path / 'psa.pth'), str(dst)]) == 1
+    assert wrn2mm.main([str(tmp_path / 'psa.pth'), str(dst)]) == 2
     assert 'already exists; pass --force' in capsys.readouterr().err
     assert dst.read_bytes() == b'precious'
     assert wrn2mm.main([str(tmp_path / 'psa.pth'), str(dst), '--force']) == 0
@@ -156,7 +157,7 @@ def test_left_over_keys_fail_listing_them(tmp_path, capsys):
     sd['fc8.weight'] = torch.zeros(20, 256, 1, 1)
     torch.save(sd, tmp_path / 'psa_cls.pth')
     dst = tmp_path / 'out.pth'
-    assert wrn2mm.main([str(tmp_path / 'psa_cls.pth'), str(dst), '--src', 'psa']) == 1
+    assert wrn2mm.main([str(tmp_path / 'psa_cls.pth'), str(dst), '--src', 'psa']) == 2
     err = capsys.readouterr().err
     assert 'left over' in err and 'fc8.weight' in err and not dst.exists()
     assert (
@@ -170,7 +171,7 @@ def test_missing_keys_fail_listing_them(tmp_path, capsys):
     sd = randomize(PortWiderResNet(div=16)).state_dict()
     del sd['mod7.block1.convs.conv3.weight']
     torch.save({'state_dict': sd}, tmp_path / 'nv.pth')
-    assert wrn2mm.main([str(tmp_path / 'nv.pth'), str(tmp_path / 'o.pth'), '--src', 'nvidia']) == 1
+    assert wrn2mm.main([str(tmp_path / 'nv.pth'), str(tmp_path / 'o.pth'), '--src', 'nvidia']) == 2
     assert 'block7.unit1.conv3.weight' in capsys.readouterr().err
 
 
@@ -189,7 +190,7 @@ def test_truncated_files_fail_clearly(tmp_path, capsys, kind):
         )
     raw = (tmp_path / 'full').read_bytes()
     (tmp_path / 'cut').write_bytes(raw[: len(raw) // 2])
-    assert wrn2mm.main([str(tmp_path / 'cut'), str(tmp_path / 'o.pth')]) == 1
+    assert wrn2mm.main([str(tmp_path / 'cut'), str(tmp_path / 'o.pth')]) == 2
     err = capsys.readouterr().err
     assert err.startswith('wrn2mm: error: ') and 'Traceback' not in err
     assert ('truncated file' if kind == 'mxnet' else 'is the file complete') in err
@@ -205,19 +206,19 @@ def test_truncated_files_fail_clearly(tmp_path, capsys, kind):
 )
 def test_foreign_files_fail_clearly(tmp_path, capsys, content, match):
     (tmp_path / 'x.pth').write_bytes(content)
-    assert wrn2mm.main([str(tmp_path / 'x.pth'), str(tmp_path / 'o.pth')]) == 1
+    assert wrn2mm.main([str(tmp_path / 'x.pth'), str(tmp_path / 'o.pth')]) == 2
     assert match in capsys.readouterr().err
 
 
 def test_foreign_checkpoints_fail_clearly(tmp_path, capsys):
     torch.save({'conv1.weight': torch.zeros(1), 'fc.bias': torch.zeros(1)}, tmp_path / 'r.pth')
-    assert wrn2mm.main([str(tmp_path / 'r.pth'), str(tmp_path / 'o.pth')]) == 1
+    assert wrn2mm.main([str(tmp_path / 'r.pth'), str(tmp_path / 'o.pth')]) == 2
     assert 'unrecognised checkpoint' in capsys.readouterr().err
     torch.save({'epoch': 3, 'lr': 0.1}, tmp_path / 's.pth')
-    assert wrn2mm.main([str(tmp_path / 's.pth'), str(tmp_path / 'o.pth')]) == 1
+    assert wrn2mm.main([str(tmp_path / 's.pth'), str(tmp_path / 'o.pth')]) == 2
     assert 'no state dict found' in capsys.readouterr().err
     mw.save(tmp_path / 'm.params', {'arg:w': np.ones(2, np.float32)}, 'V2')
-    assert wrn2mm.main([str(tmp_path / 'm.params'), str(tmp_path / 'o.pth'), '--src', 'psa']) == 1
+    assert wrn2mm.main([str(tmp_path / 'm.params'), str(tmp_path / 'o.pth'), '--src', 'psa']) == 2
     assert 'cannot be --src psa' in capsys.readouterr().err
 
 
@@ -270,7 +271,219 @@ def test_pickled_extras_numpy_is_safe_others_need_allow_pickle(tmp_path, capsys)
     )
     assert wrn2mm.main([str(tmp_path / 'np.pth'), str(tmp_path / 'a.pth')]) == 0
     torch.save({'state_dict': sd, 'args': argparse.Namespace(lr=0.1)}, tmp_path / 'ns.pth')
-    assert wrn2mm.main([str(tmp_path / 'ns.pth'), str(tmp_path / 'b.pth')]) == 1
+    assert wrn2mm.main([str(tmp_path / 'ns.pth'), str(tmp_path / 'b.pth')]) == 2
     err = capsys.readouterr().err
     assert "['argparse.Namespace']" in err and '--allow-pickle' in err
     assert wrn2mm.main([str(tmp_path / 'ns.pth'), str(tmp_path / 'b.pth'), '--allow-pickle']) == 0
+
+
+# ------------------------------------------------------------------ every bad input: exit 2
+def cli(argv, capsys):
+    """Run wrn2mm in-process; a failure must be exit 2 and one line on stderr."""
+    rc = wrn2mm.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    if rc != 0:
+        lines = err.strip().splitlines()
+        assert rc == 2 and len(lines) == 1 and lines[0].startswith('wrn2mm'), err
+        assert 'Traceback' not in err
+    return rc, out, err
+
+
+@pytest.fixture
+def psa_pth(tmp_path):
+    path = tmp_path / 'psa.pth'
+    torch.save(PsaNet(div=16).state_dict(), path)
+    return path
+
+
+def _mxnet_wrn(path):
+    mw.save(
+        path,
+        {k: v.numpy() for k, v in to_ade(WiderResNet(widen_factor=1 / 16).state_dict()).items()},
+        'V2',
+    )
+    return path
+
+
+def _files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_directory_or_special_file_as_src(tmp_path, capsys):
+    rc, _, err = cli([tmp_path, tmp_path / 'o.pth'], capsys)
+    assert rc == 2 and 'is a directory' in err and 'no such file' not in err
+    os.mkfifo(tmp_path / 'fifo')
+    rc, _, err = cli([tmp_path / 'fifo', tmp_path / 'o.pth'], capsys)
+    assert rc == 2 and 'not a regular file' in err
+    rc, _, err = cli([tmp_path / 'nope.pth', tmp_path / 'o.pth'], capsys)
+    assert rc == 2 and 'no such file' in err
+
+
+def test_unreadable_src(psa_pth, tmp_path, capsys, monkeypatch):
+    from wider_mm.converters import files
+
+    def refuse(path, *args, **kwargs):  # as chmod 000 does (except for root)
+        raise PermissionError(13, 'Permission denied', str(path))
+
+    monkeypatch.setattr(files, 'open', refuse, raising=False)
+    rc, _, err = cli([psa_pth, tmp_path / 'o.pth'], capsys)
+    assert rc == 2 and f'cannot read {psa_pth}: Permission denied' in err
+
+
+def test_unwritable_dst(psa_pth, tmp_path, capsys, monkeypatch):
+    from wider_mm.converters import files
+
+    (tmp_path / 'plain').write_bytes(b'')
+    rc, _, err = cli([psa_pth, tmp_path / 'plain' / 'o.pth'], capsys)
+    assert rc == 2 and 'plain is not a directory' in err
+    locked = tmp_path / 'locked'
+    locked.mkdir(mode=0o500)
+    real_access = os.access  # root ignores the mode bits: answer as for another user
+    monkeypatch.setattr(files.os, 'access', lambda p, m: real_access(p, m) and p != str(locked))
+    rc, _, err = cli([psa_pth, locked / 'o.pth'], capsys)
+    assert rc == 2 and 'locked is not writable' in err
+    monkeypatch.undo()
+
+    def refuse(*args, **kwargs):  # the folder turned read-only while converting
+        raise PermissionError(13, 'Permission denied')
+
+    monkeypatch.setattr(files.tempfile, 'mkstemp', refuse)
+    rc, _, err = cli([psa_pth, tmp_path / 'o.pth'], capsys)
+    assert rc == 2 and 'cannot write' in err and 'Permission denied' in err
+
+
+def test_dst_naming_a_folder(psa_pth, tmp_path, capsys):
+    rc, _, err = cli([psa_pth, f'{tmp_path / "new"}/'], capsys)
+    assert rc == 2 and "ends in '/'" in err and not (tmp_path / 'new').exists()
+    rc, _, err = cli([psa_pth, tmp_path], capsys)
+    assert rc == 2 and 'is a directory; give a file name' in err
+
+
+def test_missing_dst_folder_is_created(psa_pth, tmp_path, capsys):
+    rc, _, _ = cli([psa_pth, tmp_path / 'a' / 'b' / 'o.pth'], capsys)
+    assert rc == 0 and (tmp_path / 'a' / 'b' / 'o.pth').is_file()
+    assert _files(tmp_path / 'a' / 'b') == ['o.pth']  # no temporary left
+    assert oct((tmp_path / 'a' / 'b' / 'o.pth').stat().st_mode & 0o777) != oct(0o600)
+
+
+def test_invalid_drop_regex_and_usage_errors(psa_pth, tmp_path, capsys):
+    rc, _, err = cli([psa_pth, tmp_path / 'o.pth', '--drop', '(fc8'], capsys)
+    assert rc == 2 and "invalid regular expression '(fc8'" in err
+    rc, _, err = cli([psa_pth], capsys)
+    assert rc == 2 and 'required' in err
+
+
+def test_full_disk_leaves_the_old_dst(psa_pth, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from wider_mm.converters import files
+
+    def full_disk(obj, f):
+        f.write(b'x' * 1000)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    dst = tmp_path / 'o.pth'
+    dst.write_bytes(b'old')
+    monkeypatch.setattr(files, '_write', full_disk)
+    rc, _, err = cli([psa_pth, dst, '--force'], capsys)
+    assert rc == 2 and f'cannot write {dst}: No space left on device' in err
+    assert dst.read_bytes() == b'old' and _files(tmp_path) == ['o.pth', 'psa.pth']
+
+
+def test_write_limit_in_a_real_process(psa_pth, tmp_path):
+    """A real write failure (the file-size limit, as a full disk) in a real process."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    dst = tmp_path / 'out' / 'o.pth'
+    res = subprocess.run(
+        [sys.executable, str(TOOL), str(psa_pth), str(dst)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        preexec_fn=limit,
+    )
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2 and len(lines) == 1, res.stderr
+    assert 'File too large' in res.stderr and 'Traceback' not in res.stderr
+    assert _files(dst.parent) == []  # nothing partial
+
+
+def test_special_file_dst_is_never_replaced(psa_pth, tmp_path, capsys):
+    os.mkfifo(tmp_path / 'fifo')
+    rc, _, err = cli([psa_pth, tmp_path / 'fifo', '--force'], capsys)
+    assert rc == 2 and 'not a regular file' in err
+    assert stat.S_ISFIFO((tmp_path / 'fifo').stat().st_mode)
+
+
+def test_corrupt_torch_files(psa_pth, tmp_path, capsys):
+    raw = bytearray(psa_pth.read_bytes())
+    at = raw.index(b'data.pkl') + len(b'data.pkl')  # the pickle follows its zip header
+    raw[at + 40 : at + 60] = b'\xff' * 20
+    (tmp_path / 'bad_pickle.pth').write_bytes(bytes(raw))
+    (tmp_path / 'old_style.pth').write_bytes(b'\x80\x02' + bytes(range(256)))
+    for name in ('bad_pickle.pth', 'old_style.pth'):
+        rc, _, err = cli([tmp_path / name, tmp_path / 'o.pth'], capsys)
+        assert rc == 2 and 'not a readable PyTorch checkpoint' in err
+    assert not (tmp_path / 'o.pth').exists()
+
+
+def test_wrong_tensor_shape_is_refused_before_writing(tmp_path, capsys):
+    sd = PsaNet(div=16).state_dict()
+    sd['b4_1.conv_branch2a.weight'] = torch.zeros(32, 32, 1, 1)  # a 3x3 conv in the model
+    torch.save(sd, tmp_path / 'psa.pth')
+    rc, _, err = cli([tmp_path / 'psa.pth', tmp_path / 'o.pth'], capsys)
+    assert rc == 2 and 'block4.unit2.conv1.weight (from b4_1.conv_branch2a.weight)' in err
+    assert '(32, 32, 1, 1)' in err and 'needs (32, 32, 3, 3)' in err
+    assert not (tmp_path / 'o.pth').exists()
+
+
+def test_guessed_variant_is_said(tmp_path, capsys):
+    renamed = _mxnet_wrn(tmp_path / 'model.params')
+    rc, _, err = cli([renamed, tmp_path / 'a.pth'], capsys)
+    assert rc == 0 and "guessed variant 'a1'" in err and 'pass --variant' in err
+    named = _mxnet_wrn(tmp_path / 'ilsvrc-cls_rna-a_cls1000_ep-0042.params')  # not a release
+    rc, _, err = cli([named, tmp_path / 'b.pth'], capsys)
+    assert rc == 0 and "guessed variant 'a' from the file name" in err
+    rc, out, err = cli([renamed, tmp_path / 'c.pth', '--variant', 'a'], capsys)
+    assert rc == 0 and 'guessed' not in err and "variant='a'" in out
+    rc, _, err = cli([tmp_path / 'c.pth', tmp_path / 'd.pth'], capsys)  # already converted
+    assert rc == 2 and 'already in wider_mm naming' in err
+
+
+def test_dst_that_is_src_is_refused_even_with_force(psa_pth, capsys):
+    before = psa_pth.read_bytes()
+    rc, _, err = cli([psa_pth, psa_pth, '--force'], capsys)
+    assert rc == 2 and 'is SRC' in err and psa_pth.read_bytes() == before
+
+
+@pytest.mark.parametrize('bad', ['nan', 'sparse'])
+def test_non_finite_or_sparse_tensors_are_refused(tmp_path, capsys, bad):
+    sd = PsaNet(div=16).state_dict()
+    if bad == 'nan':
+        sd['b3.bn_branch2a.running_var'][2] = float('nan')
+    else:
+        sd['b3.bn_branch2a.running_var'] = sd['b3.bn_branch2a.running_var'].to_sparse()
+    torch.save(sd, tmp_path / 'psa.pth')
+    rc, _, err = cli([tmp_path / 'psa.pth', tmp_path / 'o.pth'], capsys)
+    assert rc == 2 and 'b3.bn_branch2a.running_var' in err
+    assert ('1 of its 8 values are NaN' if bad == 'nan' else 'sparse_coo tensor') in err
+
+
+def test_torch_warnings_do_not_reach_the_user(psa_pth, tmp_path, capsys, monkeypatch):
+    import warnings
+
+    real_load = torch.load
+
+    def noisy_load(*args, **kwargs):  # as torch does for some old or odd checkpoints
+        warnings.warn('TypedStorage is deprecated', UserWarning, stacklevel=2)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, 'load', noisy_load)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter('always')
+        rc, _, err = cli([psa_pth, tmp_path / 'o.pth'], capsys)
+    assert rc == 0 and not [w for w in seen if 'TypedStorage' in str(w.message)]

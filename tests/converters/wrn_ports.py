@@ -7,14 +7,16 @@ jiwoon-ahn/psa ``network/resnet38d.py``, mapillary/inplace_abn ``models/wider_re
 ``network/wider_resnet.py``, itijyou/ademxapp ``util/symbol/resnet_v2.py``). Widths divide
 by ``div`` so tests can run them small; ``div=1`` is the released size.
 
-Also here: ``ade_forward``, a functional forward of the authors' MXNet graph read straight
-from ``arg:``/``aux:`` names, and ``ade_names``/``to_ade``, the test side's own ADE naming.
+Also here: ``psa_to_ade``/``port_to_ade``, the ports' weights in the authors' MXNet (ADE)
+``arg:``/``aux:`` names (PSA's resnet38d is a port of ADE's Model A1, so its forward is the
+ADE graph's), and ``to_ade``, a ``WiderResNet`` state dict in those names (for tests that
+need a file in ADE naming, not a reference output).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Tuple
 
 import torch
 import torch.nn as nn
@@ -245,6 +247,7 @@ class PortWiderResNet(nn.Module):
         dilation (bool): A2 only: stride 8, mod5 dilation 2, mod6/mod7 dilation 4, stride
             at mod4 only (both convs of a dilated block dilated).
         classes (int): Add avg-pool + ``classifier.fc``.
+        pool_padding (int): Of the 3x3/2 max-pools: 1 in MAP/NV, 0 in ADE's Model A.
     """
 
     def __init__(
@@ -256,6 +259,7 @@ class PortWiderResNet(nn.Module):
         dilation=False,
         div=1,
         bottleneck_stride='conv1',
+        pool_padding=1,
     ):
         super().__init__()
         self.a2 = a2
@@ -290,7 +294,7 @@ class PortWiderResNet(nn.Module):
                 )
                 cin = chans[-1]
             if mod_id <= (1 if a2 else 4):
-                self.add_module(f'pool{mod_id + 2}', nn.MaxPool2d(3, 2, 1))
+                self.add_module(f'pool{mod_id + 2}', nn.MaxPool2d(3, 2, pool_padding))
             self.add_module(f'mod{mod_id + 2}', nn.Sequential(OrderedDict(blocks)))
         self.bn_out = norm_act(cin)
         if classes:
@@ -393,85 +397,67 @@ def to_ade(sd: Dict[str, torch.Tensor]) -> OrderedDict[str, torch.Tensor]:
     return out
 
 
-def ade_forward(
-    p: Dict[str, torch.Tensor],
-    x: torch.Tensor,
-    variant: str = 'a1',
-    output_stride: int = 32,
-    eps: float = 1.001e-5,
-    pool_pad: int = 0,
-    units: Sequence[int] = STRUCTURE_38,
-    head: Optional[str] = None,
-) -> torch.Tensor:
-    """The ADE MXNet graph (``rna_feat``), evaluated from its ``arg:``/``aux:`` arrays.
+ADE_BN = {
+    'weight': 'arg:{}_gamma',
+    'bias': 'arg:{}_beta',
+    'running_mean': 'aux:{}_moving_mean',
+    'running_var': 'aux:{}_moving_var',
+}
 
-    Down-sampling into level L (2..6) follows the entry of level L-1: 'p' pools after it
-    (Model A), 'c' strides the first unit of L (A1); once the output stride is reached, a
-    strided first unit instead keeps its first 3x3 at the old dilation and dilates the
-    rest x2 (``inc_dilate``). ``head``: None (features), 'cls' (global avg + linear{C}) or
-    'seg' (conv6a 3x3 d12 + ReLU, linear{C} 3x3 d12).
-    """
 
-    def bn_relu(t, name):
-        t = F.batch_norm(
-            t,
-            p[f'aux:{name}_moving_mean'],
-            p[f'aux:{name}_moving_var'],
-            p[f'arg:{name}_gamma'],
-            p[f'arg:{name}_beta'],
-            False,
-            0.0,
-            eps,
-        )
-        return F.relu(t)
+def psa_to_ade(sd: Dict[str, torch.Tensor]) -> OrderedDict[str, torch.Tensor]:
+    """A ``PsaNet`` state dict in the ADE names (PSA's resnet38d is a port of ADE's A1)."""
+    out = OrderedDict()
+    for k, v in sd.items():
+        *mod, param = k.split('.')
+        if param == 'num_batches_tracked':
+            continue
+        if mod == ['conv1a']:
+            out['arg:conv1a_weight'] = v
+        elif mod == ['bn7']:
+            out[ADE_BN[param].format('bn7')] = v
+        else:
+            block, layer = mod  # 'b4_2', 'bn_branch2b1'
+            level, _, index = block[1:].partition('_')
+            unit = ade_unit(int(level), int(index or 0) + 1)
+            kind, branch = layer.split('_', 1)
+            if kind == 'bn':
+                out[ADE_BN[param].format(f'bn{unit}_{branch}')] = v
+            else:
+                out[f'arg:res{unit}_{branch}_weight'] = v
+    return out
 
-    def conv(t, name, stride=1, dil=1, bias=False):
-        w = p[f'arg:{name}_weight']
-        k = w.shape[-1]
-        dil = 1 if k == 1 else dil
-        pad = ((k - 1) * dil + 1) // 2
-        return F.conv2d(t, w, p.get(f'arg:{name}_bias') if bias else None, stride, pad, dil)
 
-    def unit(t, name, stride, dil, first_dil, project):
-        pre = bn_relu(t, f'bn{name}_branch2a')
-        n = 3 if f'arg:res{name}_branch2b2_weight' in p else 2
-        out = conv(pre, f'res{name}_branch2a', stride, first_dil)
-        out = conv(bn_relu(out, f'bn{name}_branch2b1'), f'res{name}_branch2b1', 1, dil)
-        if n == 3:
-            out = conv(bn_relu(out, f'bn{name}_branch2b2'), f'res{name}_branch2b2', 1, dil)
-        short = conv(pre, f'res{name}_branch1', stride) if project else t
-        return out + short
+def port_to_ade(sd: Dict[str, torch.Tensor]) -> OrderedDict[str, torch.Tensor]:
+    """A ``PortWiderResNet`` (NV norm-act) state dict in the ADE names."""
+    branch = {'conv1': '2a', 'bn2': '2b1', 'conv2': '2b1', 'bn3': '2b2', 'conv3': '2b2'}
+    out = OrderedDict()
+    for k, v in sd.items():
+        parts = k.split('.')
+        if parts[-1] == 'num_batches_tracked':
+            continue
+        if parts[0] == 'mod1':
+            out['arg:conv1a_weight'] = v
+        elif parts[0] == 'bn_out':
+            out[ADE_BN[parts[-1]].format('bn7')] = v
+        elif parts[0] == 'classifier':
+            out[f'arg:linear{v.shape[0]}_{parts[-1]}'] = v
+        else:
+            unit = ade_unit(int(parts[0][3:]), int(parts[1][5:]))
+            if parts[2] == 'bn1':
+                out[ADE_BN[parts[-1]].format(f'bn{unit}_branch2a')] = v
+            elif parts[2] == 'proj_conv':
+                out[f'arg:res{unit}_branch1_weight'] = v
+            elif parts[3].startswith('bn'):
+                out[ADE_BN[parts[-1]].format(f'bn{unit}_branch{branch[parts[3]]}')] = v
+            else:
+                out[f'arg:res{unit}_branch{branch[parts[3]]}_weight'] = v
+    return out
 
-    t = conv(x, 'conv1a')
-    stride, dil = 1, 1
-    for level in range(2, 8):
-        down = None if level == 7 else ('p' if variant == 'a' else 'c')
-        reach = down is not None and stride >= output_stride  # dilate instead
-        if down == 'p' and not reach:
-            t = F.max_pool2d(t, 3, 2, pool_pad)
-            stride *= 2
-        first_stride, first_dil = 1, dil
-        if down == 'c' and not reach:
-            first_stride = 2
-            stride *= 2
-        elif reach:
-            assert down == 'c', 'Model A past its output stride pools with stride 1 in ADE'
-            dil *= 2
-        for u in range(1, units[level - 2] + 1):
-            t = unit(
-                t,
-                ade_unit(level, u),
-                first_stride if u == 1 else 1,
-                dil,
-                first_dil if u == 1 else dil,
-                u == 1,
-            )
-    t = bn_relu(t, 'bn7')
-    if head == 'cls':
-        name = next(k for k in p if k.startswith('arg:linear') and k.endswith('_weight'))
-        return F.linear(t.mean((2, 3)), p[name], p[name[:-6] + 'bias'])
-    if head == 'seg':
-        t = F.relu(conv(t, 'conv6a', dil=12, bias=True))
-        name = next(k for k in p if k.startswith('arg:linear') and k.endswith('_weight'))
-        return conv(t, name[4:-7], dil=12, bias=True)
-    return t
+
+def set_bn_eps(model: nn.Module, eps: float = 1.001e-5) -> nn.Module:
+    """The BN epsilon of ADE's MXNet graph (``BatchNorm(eps=1.001e-5)``)."""
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eps = eps
+    return model

@@ -3,6 +3,7 @@
 import pytest
 from mmengine.config import Config
 
+from wider_mm.engine.config_checks import ConfigError
 from wider_mm.engine.launch import check_data_roots
 
 
@@ -21,7 +22,7 @@ def _cfg(root_a: str, root_b: str) -> Config:
 def test_missing_nested_dataset_folder_is_named_with_the_fix(tmp_path):
     cfg = _cfg(str(tmp_path), str(tmp_path / 'absent'))
     check_data_roots(cfg, ('test_dataloader',))  # its folder exists: no error
-    with pytest.raises(FileNotFoundError) as e:
+    with pytest.raises(ConfigError) as e:
         check_data_roots(cfg, ('train_dataloader',))
     msg = str(e.value)
     assert str(tmp_path / 'absent') in msg

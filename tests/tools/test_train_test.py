@@ -7,6 +7,8 @@ the VOC and Cityscapes submission files, the leaderboard, the curves, and a kill
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import copy
 import csv
 import glob
@@ -213,12 +215,29 @@ def test_resume_continues_with_saved_state(trained, data, tmp_path):
     assert [s for s, _ in train['loss']] == [1, 2, 3, 4, 5, 6]
 
 
-@pytest.fixture(scope='module')
-def tested(trained, data, tmp_path_factory):
-    """The same checkpoint tested by 1 process, 2 torchrun processes and --tta."""
-    base = tmp_path_factory.mktemp('test')
-    out = dict(single=base / 'single', dist=base / 'dist', tta=base / 'tta')
-    rec_single = test_tool.main(
+@contextlib.contextmanager
+def _counting_forwards():
+    """Record (height, width, flip) of every image the segmentor's ``predict`` runs on."""
+    from mmseg.models.segmentors import EncoderDecoder
+
+    views, original = [], EncoderDecoder.predict
+
+    def counting(self, inputs, data_samples=None):
+        for sample in data_samples or [None] * len(inputs):
+            flip = bool(sample.metainfo.get('flip')) if sample is not None else False
+            views.append((*inputs.shape[-2:], flip))
+        return original(self, inputs, data_samples)
+
+    EncoderDecoder.predict = counting
+    try:
+        yield views
+    finally:
+        EncoderDecoder.predict = original
+
+
+def _test_single(trained, data, out):
+    """The plain single-process test of the trained checkpoint."""
+    return test_tool.main(
         [
             str(TINY_VOC),
             str(trained['ckpt']),
@@ -230,6 +249,15 @@ def tested(trained, data, tmp_path_factory):
             *_inproc(_voc_opts(data)),
         ]
     )
+
+
+@pytest.fixture(scope='module')
+def tested(trained, data, tmp_path_factory):
+    """The same checkpoint tested by 1 process, 2 torchrun processes and --tta."""
+    base = tmp_path_factory.mktemp('test')
+    out = dict(single=base / 'single', dist=base / 'dist', tta=base / 'tta')
+    with _counting_forwards() as views_single:
+        rec_single = _test_single(trained, data, out)
     _run(
         [
             TOOLS / 'dist_test.sh',
@@ -242,18 +270,25 @@ def tested(trained, data, tmp_path_factory):
             *_voc_opts(data),
         ]
     )
-    rec_tta = test_tool.main(
-        [
-            str(TINY_VOC),
-            str(trained['ckpt']),
-            '--work-dir',
-            str(out['tta']),
-            '--tta',
-            '--cfg-options',
-            *_inproc(_voc_opts(data)),
-        ]
+    with _counting_forwards() as views_tta:
+        rec_tta = test_tool.main(
+            [
+                str(TINY_VOC),
+                str(trained['ckpt']),
+                '--work-dir',
+                str(out['tta']),
+                '--tta',
+                '--cfg-options',
+                *_inproc(_voc_opts(data)),
+            ]
+        )
+    return dict(
+        dirs=out,
+        single=rec_single,
+        dist=_records(out['dist'])[-1],
+        tta=rec_tta,
+        views=dict(single=views_single, tta=views_tta),
     )
-    return dict(dirs=out, single=rec_single, dist=_records(out['dist'])[-1], tta=rec_tta)
 
 
 def test_dist_test_matches_single_process(tested):
@@ -298,6 +333,14 @@ def test_tta_runs_multi_scale_and_flip(tested):
     assert tta['protocol']['tta'] is True and tta['protocol']['flip'] is True
     assert tta['protocol']['scales'] == [0.75, 1.25]
     assert tested['single']['protocol']['tta'] is False
+    # what ran: every image at both scales, each plain and flipped (4 forwards per image)
+    single, views = tested['views']['single'], collections.Counter(tested['views']['tta'])
+    assert single and not any(flip for *_, flip in single)
+    assert sum(views.values()) == 4 * len(single)
+    assert len(views) == 4 and set(views.values()) == {len(single)}
+    assert {flip for *_, flip in views} == {False, True}
+    heights = sorted({h for h, _, _ in views})
+    assert len(heights) == 2 and heights[0] < single[0][0] < heights[1]
     assert 0 <= tta['metrics']['mIoU'] <= 100 and tta['per_class']['IoU']
 
 

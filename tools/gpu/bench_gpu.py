@@ -40,6 +40,7 @@ import os
 import os.path as osp
 import platform
 import statistics
+import sys
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -49,15 +50,22 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-BACKBONE_FILE = osp.join(ROOT, 'wider_mm', 'models', 'backbones', 'wider_resnet.py')
+BACKBONE_DIR = osp.join(ROOT, 'wider_mm', 'models', 'backbones')
+BACKBONE_FILE = osp.join(BACKBONE_DIR, 'wider_resnet.py')
 VARIANT_OPTIONS = ('with_cp', 'channels_last', 'compile')
 
 
 def load_wider_resnet():
     """Import ``wider_resnet.py`` by path, without the ``wider_mm`` package (and its mm*
-    registrations): needs only torch, mmengine and mmcv (lite)."""
-    spec = importlib.util.spec_from_file_location('wider_resnet_standalone', BACKBONE_FILE)
+    registrations): needs only torch, mmengine and mmcv (lite). Its folder is loaded as a
+    package, so that its relative import of ``memory_efficient.py`` works."""
+    spec = importlib.util.spec_from_file_location(
+        'wider_resnet_standalone',
+        osp.join(BACKBONE_DIR, '__init__.py'),
+        submodule_search_locations=[BACKBONE_DIR],
+    )
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its submodules' relative imports look it up there
     try:
         spec.loader.exec_module(module)
     except ImportError as e:

@@ -16,21 +16,52 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import re
 import sys
-from typing import List, Optional
+from typing import List, NoReturn, Optional
 
-from wider_mm.converters import SOURCES, ConversionError, config_snippet, convert_file
+from wider_mm.converters import (
+    SOURCES,
+    ConversionError,
+    check_destination,
+    config_snippet,
+    sniff,
+)
+from wider_mm.zoo.convert import convert_release
+
+#: Exit status of every refused input (argparse's own usage errors give 2 as well).
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the usage is in --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f'wrn2mm: error: {message} (see --help)\n')
+
+
+def _regex(text: str) -> str:
+    try:
+        re.compile(text)
+    except re.error as e:
+        raise argparse.ArgumentTypeError(f'invalid regular expression {text!r}: {e}') from e
+    return text
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Command-line arguments."""
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog='wrn2mm.py',
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument('src_path', metavar='SRC', help='released checkpoint (.params or PyTorch)')
-    p.add_argument('dst_path', metavar='DST', help='converted checkpoint to write (.pth)')
+    p.add_argument(
+        'dst_path',
+        metavar='DST',
+        help='converted checkpoint to write (.pth); a missing folder is created; written '
+        'atomically (a failure leaves no partial file)',
+    )
     p.add_argument(
         '--src',
         default='auto',
@@ -42,6 +73,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--drop',
         action='append',
         default=[],
+        type=_regex,
         metavar='REGEX',
         help='discard source keys matching REGEX (e.g. a foreign head); other '
         'left-over keys are an error. Repeatable',
@@ -49,7 +81,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument(
         '--variant',
         choices=['a', 'a1', 'a2'],
-        help='record this variant in meta (it does not show in the weights)',
+        help='record this variant in meta (it does not show in the weights: without it, '
+        'the variant is guessed from the file name or the family, and the guess is said)',
     )
     p.add_argument(
         '--output-stride', type=int, choices=[8, 16, 32], help='record this output stride in meta'
@@ -62,11 +95,24 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _error(message: str) -> int:
+    line = '; '.join(part.strip() for part in str(message).splitlines() if part.strip())
+    print(f'wrn2mm: error: {line}', file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """Run the conversion; return the exit status (0 ok, 1 conversion failed)."""
-    args = parse_args(argv)
+    """Run the conversion; return the exit status (0 ok, 2 refused input, nothing written)."""
     try:
-        conv = convert_file(
+        args = parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error (already printed)
+        return e.code if isinstance(e.code, int) else EXIT_BAD_INPUT
+    try:
+        sniff(args.src_path)  # SRC and DST problems first, each in one line
+        check_destination(args.dst_path, args.force, args.src_path)
+        # the registry of released files (wider_mm/zoo/released.yml) recognises the file
+        # by MD5 or name and picks --src / --variant / --output-stride / --drop for it
+        conv, _ = convert_release(
             args.src_path,
             args.dst_path,
             args.src,
@@ -76,10 +122,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             output_stride=args.output_stride,
             allow_pickle=args.allow_pickle,
             log=print,
+            warn=lambda guess: print(f'wrn2mm: warning: {guess}', file=sys.stderr),
         )
-    except (ConversionError, FileNotFoundError) as e:
-        print(f'wrn2mm: error: {e}', file=sys.stderr)
-        return 1
+    except (ConversionError, OSError) as e:
+        return _error(str(e))
     meta = conv.meta
     extra = ''
     if conv.added:

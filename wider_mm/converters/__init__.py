@@ -7,7 +7,8 @@ NVIDIA (NVIDIA/semantic-segmentation). Each family is one rename table
 model code: tests/converters ties the converted weights to ``WiderResNet``.
 
 Command line: ``tools/model_converters/wrn2mm.py SRC DST [--src auto|mxnet|psa|mapillary|
-nvidia]``.
+nvidia]``. :mod:`.recorded` ties a converted checkpoint to the model: its tensors' shapes
+when converting, its recorded backbone arguments when loading.
 """
 
 from .convert import (
@@ -18,8 +19,9 @@ from .convert import (
     detect_format,
     expected_keys,
 )
-from .files import convert_file, read_source, save_checkpoint, sniff
+from .files import check_destination, convert_file, read_source, save_checkpoint, sniff
 from .mxnet_params import MXNetFormatError, load_mxnet_params, read_mxnet_params
+from .recorded import RecordedArgsError, check_converted_shapes, check_recorded_args
 from .sources import SOURCES, Source
 
 __all__ = [
@@ -37,5 +39,9 @@ __all__ = [
     'convert_file',
     'read_source',
     'save_checkpoint',
+    'check_destination',
     'sniff',
+    'check_recorded_args',
+    'check_converted_shapes',
+    'RecordedArgsError',
 ]

@@ -35,6 +35,13 @@ _HEADS = {
 #: ``{head}`` of a rule template, per task.
 _HEAD_NAME = {'classification': 'head.fc', 'segmentation': 'decode_head.conv_seg'}
 _MAX_LISTED = 30
+#: Dimensions of the tensors the recorded arguments are read from.
+_DIMS = {
+    'stem.weight': 4,
+    'head.fc.weight': 2,
+    'decode_head.conv.conv.weight': 4,
+    'decode_head.conv_seg.weight': 4,
+}
 #: BatchNorm scales (gammas) in the target naming.
 _GAMMA = re.compile(r'(block\d\.unit\d+\.norm\d|norm_out)\.weight')
 
@@ -162,11 +169,15 @@ def _to_tensor(key: str, value: Any) -> torch.Tensor:
     if value is None:
         raise ConversionError(f'{key}: the source holds an empty (shapeless) array here')
     if isinstance(value, np.ndarray):
+        if value.dtype.kind != 'f':  # (torch cannot hold every numpy dtype, e.g. uint64)
+            raise ConversionError(f'{key}: expected floating-point values, got {value.dtype}')
         if value.dtype.byteorder == '>' or not value.flags.writeable:
             value = value.astype(value.dtype.newbyteorder('='), copy=True)
         value = torch.from_numpy(value)
     if not isinstance(value, torch.Tensor):
         raise ConversionError(f'{key}: expected an array or tensor, got {type(value).__name__}')
+    if value.layout != torch.strided:  # (densifying could take any amount of memory)
+        raise ConversionError(f'{key}: a {value.layout} tensor; expected a dense one')
     return value.detach().cpu()
 
 
@@ -282,9 +293,20 @@ def convert_state_dict(
             continue
         tensor = _to_tensor(key, value)
         if target.endswith('num_batches_tracked'):
+            if tensor.numel() != 1:
+                raise ConversionError(
+                    f'{key}: a BatchNorm counter must be one number, got shape '
+                    f'{tuple(tensor.shape)}'
+                )
             tensor = tensor.to(torch.int64).reshape(())
         elif tensor.is_floating_point():
             tensor = tensor.to(torch.float32)
+            bad = tensor.numel() - int(torch.isfinite(tensor).sum())
+            if bad:
+                raise ConversionError(
+                    f'{key}: {bad} of its {tensor.numel()} values are NaN or infinite; the '
+                    'checkpoint is corrupt'
+                )
         else:
             raise ConversionError(f'{key}: expected floating-point values, got {tensor.dtype}')
         if source.inplace_abn and _GAMMA.fullmatch(target):
@@ -326,12 +348,18 @@ def convert_state_dict(
         problems.append(f'target keys outside the WiderResNet structure {_listing(unexpected)}')
     if problems:
         raise ConversionError(
-            f'cannot convert as {src!r} ({source.title}):\n  - ' + '\n  - '.join(problems),
+            f'cannot convert as {src!r} ({source.title}): ' + '; '.join(problems),
             leftover=leftover,
             missing=missing,
             unexpected=unexpected,
         )
 
+    for key, dims in _DIMS.items():
+        if key in out and out[key].dim() != dims:
+            raise ConversionError(
+                f'{key}: expected a {dims}-D tensor, got shape {tuple(out[key].shape)}; the '
+                'checkpoint is corrupt'
+            )
     meta = _meta(source, out, units, task, name_hint, variant, output_stride)
     if task != 'backbone':
         out = OrderedDict(
@@ -360,11 +388,25 @@ def _meta(
     else:
         backbone['arch'] = dict(units=list(unit_counts))
     args = dict(source.backbone)
+    hints: Dict[str, Any] = {}
     if source.name == 'mxnet':
         args['output_stride'] = 8 if task == 'segmentation' else 32
-    args.update(_name_hints(name_hint) if source.name == 'mxnet' else {})
+        hints = _name_hints(name_hint)
+        args.update(hints)
+    guessed: Dict[str, str] = {}
     if variant is not None:
         args['variant'] = variant
+    elif 'variant' in hints:
+        guessed['variant'] = (
+            f'guessed variant {hints["variant"]!r} from the file name {name_hint!r} '
+            f'({source.variant_guess}); pass --variant if the file was renamed'
+        )
+    elif source.variant_guess:
+        guessed['variant'] = (
+            f'guessed variant {args["variant"]!r} ({source.variant_guess}'
+            + (f'; the file name {name_hint!r} does not say' if source.name == 'mxnet' else '')
+            + '); pass --variant if wrong'
+        )
     if output_stride is not None:
         args['output_stride'] = output_stride
     stem = out['stem.weight']
@@ -391,6 +433,8 @@ def _meta(
         prefix='backbone.' if task != 'backbone' else '',
         notes=list(source.notes),
     )
+    if guessed:  # argument -> how it was guessed and how to override it
+        meta['guessed'] = guessed
     if task == 'classification':
         w = out['head.fc.weight']
         meta['head'] = dict(

@@ -3,28 +3,44 @@
 Everything that touches the disk lives here (the renaming in :mod:`.convert` is pure). A
 file is recognised by its first bytes: MXNet NDArray lists start with ``0x112``, PyTorch
 checkpoints are zip archives (``PK``) or, before torch 1.6, pickles (``0x80``).
+
+Every failure of a read or write (a directory or unreadable file as the source, a
+destination that cannot be written, a full disk, a corrupt pickle) is a
+:class:`ConversionError` with a one-line message; the destination is written atomically, so
+it holds the old file or the complete new one, never part of one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import importlib
 import os
 import os.path as osp
 import pickle
 import tempfile
-import zipfile
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+import warnings
+from typing import Any, BinaryIO, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from .convert import Conversion, ConversionError, convert_state_dict, detect_format
 from .mxnet_params import MXNetFormatError, is_mxnet_params, load_mxnet_params
+from .recorded import check_converted_shapes
 from .sources import SOURCES
 
 #: Keys under which training scripts nest the state dict (MAP/NV/mmengine: 'state_dict').
 _NESTED = ('state_dict', 'model', 'model_state_dict', 'net')
+
+
+def _os_error(e: OSError, doing: str) -> ConversionError:
+    """One line for a failed read or write, e.g. 'cannot read x: Permission denied'."""
+    reason = e.strerror or str(e) or type(e).__name__
+    if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        reason += ' (free some space, or choose another DST)'
+    return ConversionError(f'cannot {doing}: {reason}')
 
 
 def sniff(path: str) -> str:
@@ -32,12 +48,20 @@ def sniff(path: str) -> str:
 
     Raises:
         FileNotFoundError: no such file.
-        ConversionError: empty or foreign file (the message shows its first bytes).
+        ConversionError: a directory, an unreadable, empty or foreign file (the message
+            shows its first bytes).
     """
-    if not osp.isfile(path):
+    if osp.isdir(path):
+        raise ConversionError(f'{path}: is a directory; give the checkpoint file inside it')
+    if not osp.exists(path):
         raise FileNotFoundError(f'{path}: no such file')
-    with open(path, 'rb') as f:
-        head = f.read(16)
+    if not osp.isfile(path):
+        raise ConversionError(f'{path}: not a regular file (a device, socket or pipe?)')
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(16)
+    except OSError as e:
+        raise _os_error(e, f'read {path}') from e
     if is_mxnet_params(head):
         return 'mxnet'
     if head.startswith(b'PK\x03\x04') or head[:1] == b'\x80':
@@ -57,17 +81,14 @@ def _torch_load(path: str, allow_pickle: bool) -> Any:
     Training checkpoints often hold numpy scalars (``best_prec1``...): numpy's array and
     scalar constructors are allowed in the safe mode, anything else needs ``allow_pickle``.
     """
+    with warnings.catch_warnings():  # torch's deprecation notes about old files: noise
+        warnings.simplefilter('ignore')
+        return _torch_load_or_explain(path, allow_pickle)
+
+
+def _torch_load_or_explain(path: str, allow_pickle: bool) -> Any:
     try:
-        try:
-            return torch.load(path, map_location='cpu', weights_only=not allow_pickle)
-        except pickle.UnpicklingError:
-            if allow_pickle:
-                raise
-            needed = _unsafe_globals(path)
-            if not needed or not all(n.startswith('numpy.') for n in needed):
-                raise
-            with torch.serialization.safe_globals([_resolve(n) for n in needed] + _NUMPY_DTYPES):
-                return torch.load(path, map_location='cpu', weights_only=True)
+        return _torch_load_safely(path, allow_pickle)
     except pickle.UnpicklingError as e:
         needed = [] if allow_pickle else _unsafe_globals(path)
         if needed:
@@ -79,22 +100,25 @@ def _torch_load(path: str, allow_pickle: bool) -> Any:
         raise ConversionError(
             f'{path}: not a readable PyTorch checkpoint ({_first_line(e)})'
         ) from e
-    except (
-        RuntimeError,
-        EOFError,
-        ValueError,
-        OSError,
-        zipfile.BadZipFile,
-        AttributeError,
-        ImportError,
-        IndexError,
-        KeyError,
-        TypeError,
-    ) as e:
+    except Exception as e:  # noqa: BLE001 - torch.load of a damaged file raises nearly
+        # anything (RuntimeError, EOFError, OSError (a seek past the end), MemoryError, ...)
         raise ConversionError(
             f'{path}: not a readable PyTorch checkpoint ({type(e).__name__}: '
             f'{_first_line(e)}); is the file complete (an interrupted download?)'
         ) from e
+
+
+def _torch_load_safely(path: str, allow_pickle: bool) -> Any:
+    try:
+        return torch.load(path, map_location='cpu', weights_only=not allow_pickle)
+    except pickle.UnpicklingError:
+        if allow_pickle:
+            raise
+        needed = _unsafe_globals(path)
+        if not needed or not all(n.startswith('numpy.') for n in needed):
+            raise
+        with torch.serialization.safe_globals([_resolve(n) for n in needed] + _NUMPY_DTYPES):
+            return torch.load(path, map_location='cpu', weights_only=True)
 
 
 def _unsafe_globals(path: str) -> List[str]:
@@ -126,6 +150,14 @@ def _unwrap(obj: Any, path: str) -> Tuple[Mapping[str, Any], str]:
         return obj.state_dict(), 'a pickled nn.Module'
     if not isinstance(obj, Mapping):
         raise ConversionError(f'{path}: expected a dict of tensors, got {type(obj).__name__}')
+    state, where = _find_state(obj, path)
+    odd = [k for k in state if not isinstance(k, str)]
+    if odd:
+        raise ConversionError(f'{path}: state dict keys must be strings, got {odd[:3]!r}')
+    return state, where
+
+
+def _find_state(obj: Mapping, path: str) -> Tuple[Mapping[str, Any], str]:
     for key in _NESTED:
         inner = obj.get(key)
         if (
@@ -163,6 +195,8 @@ def read_source(path: str, allow_pickle: bool = False) -> Tuple[Mapping[str, Any
             return load_mxnet_params(path), 'mxnet', 'an MXNet NDArray list (.params)'
         except MXNetFormatError as e:
             raise ConversionError(str(e)) from e
+        except OSError as e:
+            raise _os_error(e, f'read {path}') from e
     state, where = _unwrap(_torch_load(path, allow_pickle), path)
     return state, 'torch', f'a PyTorch file, {where}'
 
@@ -176,26 +210,84 @@ def sha256(path: str) -> str:
     return h.hexdigest()
 
 
+def check_destination(dst: str, force: bool = False, src: Optional[str] = None) -> None:
+    """Refuse a destination that cannot take the converted checkpoint (before any work).
+
+    A missing folder is fine (:func:`save_checkpoint` creates it); a name ending in '/', a
+    directory, a special file (even with ``force``), an existing file without ``force``,
+    the source file itself (even with ``force``), or a folder that cannot be created or
+    written to are errors.
+    """
+    if not dst or dst.endswith(('/', os.sep)) or (os.altsep and dst.endswith(os.altsep)):
+        raise ConversionError(
+            f"DST {dst!r} names a folder (it ends in '/'); give a file name, e.g. "
+            f'{osp.join(dst or ".", "wrn38.pth")}'
+        )
+    if osp.isdir(dst):
+        raise ConversionError(
+            f'{dst} is a directory; give a file name, e.g. {osp.join(dst, "wrn38.pth")}'
+        )
+    if osp.lexists(dst) and not osp.isfile(dst):
+        raise ConversionError(f'{dst} exists and is not a regular file; choose another DST')
+    if src is not None and osp.isfile(dst) and osp.isfile(src) and osp.samefile(src, dst):
+        raise ConversionError(f'DST {dst} is SRC; write the conversion to another file')
+    if osp.exists(dst) and not force:
+        raise ConversionError(f'{dst} already exists; pass --force to overwrite it')
+    folder = osp.dirname(osp.abspath(dst))
+    while not osp.lexists(folder):  # the nearest existing folder must be writable
+        folder = osp.dirname(folder)
+    if not osp.isdir(folder):
+        raise ConversionError(f'cannot create the folder of {dst}: {folder} is not a directory')
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConversionError(f'cannot write {dst}: {folder} is not writable (Permission denied)')
+
+
+def _write(obj: Any, f: BinaryIO) -> None:
+    torch.save(obj, f)
+
+
 def save_checkpoint(conversion: Conversion, dst: str, force: bool = False) -> None:
     """Write ``{'meta': ..., 'state_dict': ...}`` (what mmengine's ``load_checkpoint`` reads).
 
-    The file appears atomically (written next to ``dst``, then renamed), so a failure never
-    leaves half a checkpoint. Refuses to overwrite ``dst`` unless ``force``.
+    Atomic: the checkpoint is written to a temporary file in ``dst``'s folder, flushed,
+    fsynced and renamed over ``dst`` (the folder is fsynced too), so a failure (full disk,
+    a killed process) never leaves half a checkpoint; the temporary file is removed. A
+    missing folder is created. Refuses to overwrite ``dst`` unless ``force``.
+
+    Raises:
+        ConversionError: see :func:`check_destination`; or the write failed (the message
+            gives the reason, e.g. 'No space left on device').
     """
-    if osp.exists(dst) and not force:
-        raise ConversionError(f'{dst} already exists; pass --force to overwrite it')
-    if osp.isdir(dst):
-        raise ConversionError(f'{dst} is a directory; give a file name')
+    check_destination(dst, force)
     folder = osp.dirname(osp.abspath(dst))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.wrn2mm-', suffix='.pth', dir=folder)
-    os.close(fd)
     try:
-        torch.save(dict(meta=conversion.meta, state_dict=conversion.state_dict), tmp)
+        os.makedirs(folder, exist_ok=True)
+        # (a short prefix: the temporary's name must fit wherever dst's name fits)
+        fd, tmp = tempfile.mkstemp(prefix='.wrn2mm-', suffix='.tmp', dir=folder)
+    except OSError as e:
+        raise _os_error(e, f'write {dst}') from e
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            _write(dict(meta=conversion.meta, state_dict=conversion.state_dict), f)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600: give the usual permissions
+        if not force and osp.lexists(dst):  # appeared while converting
+            raise ConversionError(f'{dst} already exists; pass --force to overwrite it')
         os.replace(tmp, dst)
+    except OSError as e:
+        raise _os_error(e, f'write {dst}') from e
     finally:
-        if osp.exists(tmp):
+        with contextlib.suppress(OSError):
             os.remove(tmp)
+    with contextlib.suppress(OSError):  # make the rename durable (not every FS allows it)
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
 
 def convert_file(
@@ -209,6 +301,7 @@ def convert_file(
     output_stride: Optional[int] = None,
     allow_pickle: bool = False,
     log: Callable[[str], None] = lambda s: None,
+    warn: Callable[[str], None] = lambda s: None,
 ) -> Conversion:
     """Read ``src_path``, convert it, and (if ``dst_path``) save it.
 
@@ -220,14 +313,23 @@ def convert_file(
         drop, variant, output_stride: See :func:`convert_state_dict`.
         allow_pickle: See :func:`read_source`.
         log: Receives one line per step (the CLI prints them).
+        warn: Receives each guess the conversion made (``meta['guessed']``: e.g. a
+            variant read from the file name), with the option that overrides it.
 
     Returns:
         Conversion: with ``meta['source']`` completed (file name, container, sha256).
+
+    Raises:
+        ConversionError: an unreadable or malformed source, a bad destination, a failed
+            write, or tensors whose shapes the model the recorded arguments build does
+            not have (:func:`~wider_mm.converters.recorded.check_converted_shapes`);
+            nothing is written then.
+        FileNotFoundError: ``src_path`` does not exist.
     """
     if src != 'auto' and src not in SOURCES:
         raise ConversionError(f'unknown --src {src!r}; choose auto or one of {list(SOURCES)}')
-    if dst_path is not None and osp.exists(dst_path) and not force:
-        raise ConversionError(f'{dst_path} already exists; pass --force to overwrite it')
+    if dst_path is not None:
+        check_destination(dst_path, force, src_path)
     state, container, where = read_source(src_path, allow_pickle)
     log(f'read {src_path}: {where}, {len(state)} arrays')
     candidates = ('mxnet',) if container == 'mxnet' else tuple(s for s in SOURCES if s != 'mxnet')
@@ -247,11 +349,16 @@ def convert_file(
         variant=variant,
         output_stride=output_stride,
     )
-    conv.meta['source'].update(
-        file=osp.basename(src_path), container=container, sha256=sha256(src_path)
-    )
+    check_converted_shapes(conv.state_dict, conv.meta, conv.renamed)
+    try:
+        digest = sha256(src_path)
+    except OSError as e:
+        raise _os_error(e, f'read {src_path}') from e
+    conv.meta['source'].update(file=osp.basename(src_path), container=container, sha256=digest)
     if dst_path is not None:
         save_checkpoint(conv, dst_path, force=force)
+    for guess in conv.meta.get('guessed', {}).values():
+        warn(guess)
     return conv
 
 
@@ -266,4 +373,12 @@ def summary(conv: Conversion) -> Dict[str, Any]:
     )
 
 
-__all__ = ['sniff', 'read_source', 'save_checkpoint', 'convert_file', 'sha256', 'summary']
+__all__ = [
+    'sniff',
+    'read_source',
+    'check_destination',
+    'save_checkpoint',
+    'convert_file',
+    'sha256',
+    'summary',
+]

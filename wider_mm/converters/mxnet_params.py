@@ -27,14 +27,21 @@ per aux array an i32 dtype flag and a shape], the raw data in C order, [sparse: 
 arrays]. Sparse arrays (row_sparse, csr) store only their non-zero part; we densify them
 (or refuse, on request). Arrays saved from a GPU are read like any other: the device only
 says where the array lived.
+
+Nothing is allocated on the word of a header alone: every size a header claims is checked
+against the bytes left in the file first, and densified sparse arrays share a budget
+(:data:`DENSE_FACTOR` times the file size, at least :data:`DENSE_FLOOR` bytes; the
+``max_dense_bytes`` argument sets another), so a corrupt or hostile file fails with
+:class:`MXNetFormatError` instead of exhausting memory.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 import struct
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import BinaryIO, Dict, List, Optional, Tuple, Union
 
 import numpy as np
@@ -82,6 +89,13 @@ STORAGE_TYPES = {0: ('default', 0), 1: ('row_sparse', 1), 2: ('csr', 2)}
 #: Sanity bound on ndim: MXNet's own limit is far below it; a bigger value means a
 #: foreign or corrupt file, not a real array.
 MAX_NDIM = 32
+#: Densified sparse arrays of one file may take at most ``DENSE_FACTOR`` times the file's
+#: size, or ``DENSE_FLOOR`` bytes if that is more (64 MiB: small files stay easy to read).
+#: MXNet's sparse arrays are embeddings and gradients, a few times denser than stored at
+#: most; none of the released Wider ResNet weights is sparse. A bigger claim means a
+#: corrupt or hostile file (a few bytes that would expand to gigabytes).
+DENSE_FACTOR = 16
+DENSE_FLOOR = 64 << 20
 
 PathOrFile = Union[str, 'os.PathLike[str]', BinaryIO]
 
@@ -91,16 +105,21 @@ class MXNetFormatError(ValueError):
 
 
 class _Reader:
-    """Little-endian reads from a binary stream; a short read raises ``MXNetFormatError``."""
+    """Little-endian reads from a binary stream of known size.
 
-    def __init__(self, f: BinaryIO, name: str, size: Optional[int]) -> None:
+    A short read raises ``MXNetFormatError``; arrays are allocated only once the file is
+    known to hold their bytes (:meth:`array`).
+    """
+
+    def __init__(self, f: BinaryIO, name: str, size: int, dense_budget: int) -> None:
         self.f, self.name, self.size, self.pos = f, name, size, 0
+        self.dense_budget = dense_budget
 
     def fail(self, msg: str) -> MXNetFormatError:
         return MXNetFormatError(f'{self.name}: {msg}')
 
     def _check(self, n: int, what: str) -> None:
-        if self.size is not None and self.pos + n > self.size:
+        if self.pos + n > self.size:
             raise self.fail(
                 f'truncated file: {what} needs {n} bytes at offset {self.pos}, but the file '
                 f'ends at {self.size} (an interrupted download or copy? fetch it again)'
@@ -111,7 +130,7 @@ class _Reader:
         data = self.f.read(n)
         if len(data) != n:
             raise self.fail(
-                f'truncated file: {what} needs {n} bytes at offset {self.pos}, ' f'got {len(data)}'
+                f'truncated file: {what} needs {n} bytes at offset {self.pos}, got {len(data)}'
             )
         self.pos += n
         return data
@@ -120,17 +139,40 @@ class _Reader:
         vals = struct.unpack('<' + fmt, self.read(struct.calcsize('<' + fmt), what))
         return vals[0] if len(vals) == 1 else vals
 
-    def into(self, arr: np.ndarray, what: str) -> np.ndarray:
-        """Fill the (new, contiguous) ``arr`` from the stream, without an extra copy."""
-        n = arr.nbytes
+    def array(self, dtype: np.dtype, shape: Tuple[int, ...], what: str) -> np.ndarray:
+        """Read a C-order array, checking its claimed size against the bytes left first."""
+        n = dtype.itemsize * math.prod(shape)  # Python ints: no overflow
         self._check(n, what)
+        arr = _allocate(self, np.empty, shape, dtype, what)
         got = self.f.readinto(memoryview(arr.reshape(-1).view(np.uint8))) if n else 0
         if got != n:
             raise self.fail(
-                f'truncated file: {what} needs {n} bytes at offset {self.pos}, ' f'got {got}'
+                f'truncated file: {what} needs {n} bytes at offset {self.pos}, got {got}'
             )
         self.pos += n
         return arr
+
+    def dense(self, shape: Tuple[int, ...], dtype: np.dtype, what: str) -> np.ndarray:
+        """Zeros for a densified sparse array, within the file's densification budget."""
+        n = dtype.itemsize * math.prod(shape)
+        if n > self.dense_budget:
+            raise self.fail(
+                f'{what}: a sparse array of dense shape {shape} would take {n} bytes, more '
+                f'than the {self.dense_budget} left for densified arrays of this '
+                f'{self.size}-byte file (the file is corrupt, or pass max_dense_bytes=N, or '
+                'densify_sparse=False to refuse sparse arrays)'
+            )
+        self.dense_budget -= n
+        return _allocate(self, np.zeros, shape, dtype, what)
+
+
+def _allocate(r: _Reader, make, shape: Tuple[int, ...], dtype: np.dtype, what: str) -> np.ndarray:
+    try:
+        return make(shape, dtype=dtype)
+    except (ValueError, MemoryError) as e:  # numpy's own limits (e.g. a huge zero-size shape)
+        raise r.fail(
+            f'{what}: cannot allocate an array of shape {shape} ({e}); the file is corrupt'
+        ) from e
 
 
 def _read_shape(r: _Reader, version: str, what: str) -> Optional[Tuple[int, ...]]:
@@ -161,9 +203,9 @@ def _check_dtype(r: _Reader, flag: int, what: str) -> None:
 
 def _read_data(r: _Reader, flag: int, shape: Tuple[int, ...], what: str) -> np.ndarray:
     if flag == BFLOAT16:
-        raw = r.into(np.empty(shape, dtype='<u2'), what)
+        raw = r.array(np.dtype('<u2'), shape, what)
         return (raw.astype('<u4') << 16).view('<f4')  # exact widening
-    return r.into(np.empty(shape, dtype=DTYPES[flag]), what)
+    return r.array(DTYPES[flag], shape, what)
 
 
 def _read_array(r: _Reader, index: int, densify: bool) -> Tuple[Optional[np.ndarray], str]:
@@ -221,6 +263,19 @@ def _read_array(r: _Reader, index: int, densify: bool) -> Tuple[Optional[np.ndar
     return _densify(r, stype_name, shape, values, aux_data, what), version
 
 
+def _index(r: _Reader, a: np.ndarray, length: int, bound: int, name: str, what: str) -> np.ndarray:
+    """Validate a sparse index array: 1-D integers, ``length`` long, each in [0, bound)."""
+    if a.ndim != 1 or a.dtype.kind not in 'iu' or len(a) != length:
+        raise r.fail(
+            f'{what}: {name} must be {length} integers, got {a.dtype} of shape {a.shape}; '
+            'the file is corrupt'
+        )
+    a = a.astype(np.int64)
+    if len(a) and (a.min() < 0 or a.max() >= bound):
+        raise r.fail(f'{what}: {name} outside [0, {bound}); the file is corrupt')
+    return a
+
+
 def _densify(
     r: _Reader,
     stype: str,
@@ -229,21 +284,37 @@ def _densify(
     aux: List[np.ndarray],
     what: str,
 ) -> np.ndarray:
-    dense = np.zeros(shape, dtype=values.dtype)
-    try:
-        if stype == 'row_sparse':  # aux 0: row indices; values: (nnz_rows, *shape[1:])
-            dense[aux[0].astype(np.int64)] = values.reshape((len(aux[0]), *shape[1:]))
-        else:  # csr, 2-D: aux 0 indptr (rows + 1), aux 1 column indices; values (nnz,)
-            indptr, cols = aux[0].astype(np.int64), aux[1].astype(np.int64)
-            rows = np.repeat(np.arange(shape[0]), np.diff(indptr))
-            dense[rows, cols] = values.reshape(-1)
-    except (IndexError, ValueError) as e:
-        raise r.fail(f'{what}: inconsistent {stype} array ({e}); the file is corrupt') from e
+    """Scatter a sparse array's stored values into a dense array of ``shape``.
+
+    row_sparse: aux 0 holds row indices, values are (rows, *shape[1:]). csr (2-D): aux 0
+    indptr (shape[0] + 1, from 0 to nnz, non-decreasing), aux 1 column indices, values (nnz,).
+    """
+    if not shape or (stype == 'csr' and len(shape) != 2):
+        raise r.fail(f'{what}: {stype} array of invalid dense shape {shape}; the file is corrupt')
+    if stype == 'row_sparse':
+        if values.shape[1:] != shape[1:]:
+            raise r.fail(
+                f'{what}: row_sparse values of shape {values.shape} do not fit the dense '
+                f'shape {shape}; the file is corrupt'
+            )
+        rows = _index(r, aux[0], values.shape[0], shape[0], 'row indices', what)
+        dense = r.dense(shape, values.dtype, what)
+        dense[rows] = values
+        return dense
+    nnz = values.size
+    indptr = _index(r, aux[0], shape[0] + 1, nnz + 1, 'indptr', what)
+    if len(indptr) and (indptr[0] != 0 or indptr[-1] != nnz or (np.diff(indptr) < 0).any()):
+        raise r.fail(
+            f'{what}: csr indptr must rise from 0 to the {nnz} stored values; the file is corrupt'
+        )
+    cols = _index(r, aux[1], nnz, shape[1], 'column indices', what)
+    dense = r.dense(shape, values.dtype, what)
+    dense[np.repeat(np.arange(shape[0]), np.diff(indptr)), cols] = values.reshape(-1)
     return dense
 
 
 def read_mxnet_params(
-    f: PathOrFile, densify_sparse: bool = True
+    f: PathOrFile, densify_sparse: bool = True, max_dense_bytes: Optional[int] = None
 ) -> Tuple[OrderedDict[str, Optional[np.ndarray]], List[str]]:
     """Like :func:`load_mxnet_params`, also returning each array's header version.
 
@@ -252,30 +323,38 @@ def read_mxnet_params(
     """
     if isinstance(f, (str, os.PathLike)):
         path = os.fspath(f)
+        if os.path.isdir(path):
+            raise IsADirectoryError(f'{path}: is a directory, not an MXNet .params file')
         if not os.path.isfile(path):
             raise FileNotFoundError(f'{path}: no such file')
         with open(path, 'rb') as fh:
-            return _read_list(fh, path, densify_sparse)
-    return _read_list(f, str(getattr(f, 'name', '<stream>')), densify_sparse)
+            return _read_list(fh, path, densify_sparse, max_dense_bytes)
+    return _read_list(f, str(getattr(f, 'name', '<stream>')), densify_sparse, max_dense_bytes)
 
 
 def _stream_size(f: BinaryIO) -> Optional[int]:
     """Bytes left in ``f`` if it can tell (files, BytesIO), else None."""
     try:
+        if not f.seekable():
+            return None
         here = f.tell()
         end = f.seek(0, io.SEEK_END)
         f.seek(here)
         return end - here
-    except (OSError, AttributeError, io.UnsupportedOperation):
+    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
         return None
 
 
 def _read_list(
-    f: BinaryIO, name: str, densify: bool
+    f: BinaryIO, name: str, densify: bool, max_dense_bytes: Optional[int]
 ) -> Tuple[OrderedDict[str, Optional[np.ndarray]], List[str]]:
     size = _stream_size(f)
-    r = _Reader(f, name, size)
-    if size is not None and size < 16:
+    if size is None:  # a pipe: read it whole, so that every claimed size can be checked
+        data = f.read()
+        f, size = io.BytesIO(data), len(data)
+    budget = max(DENSE_FACTOR * size, DENSE_FLOOR) if max_dense_bytes is None else max_dense_bytes
+    r = _Reader(f, name, size, budget)
+    if size < 16:
         raise r.fail(
             f'{size}-byte file is too short to be an MXNet .params file (it starts '
             'with a 16-byte header)'
@@ -289,7 +368,7 @@ def _read_list(
             '00 00)'
         )
     n = r.unpack('Q', 'array count')
-    if size is not None and n > size // 4:  # each record takes at least 4 bytes
+    if n > size // 4:  # each record takes at least 4 bytes
         raise r.fail(
             f'implausible array count {n} for a {size}-byte file; the file is '
             'corrupt or not an MXNet .params file'
@@ -302,33 +381,32 @@ def _read_list(
     k = r.unpack('Q', 'name count')
     if k not in (0, n):
         raise r.fail(
-            f'{n} arrays but {k} names (MXNet writes none or one per array); the ' 'file is corrupt'
+            f'{n} arrays but {k} names (MXNet writes none or one per array); the file is corrupt'
         )
     names = []
     for i in range(k):
         length = r.unpack('Q', f'name #{i} length')
-        if size is not None and length > size:
-            raise r.fail(f'name #{i}: implausible length {length}; the file is corrupt')
         raw = r.read(length, f'name #{i}')
         try:
             names.append(raw.decode('utf-8'))
         except UnicodeDecodeError as e:
             raise r.fail(f'name #{i} is not UTF-8 ({e}); the file is corrupt') from e
-    if size is not None and r.pos != size:
+    if r.pos != size:
         raise r.fail(
             f'{size - r.pos} unexpected bytes after the last name (offset {r.pos}); '
             'the file is corrupt or not an MXNet .params file'
         )
     if not k:
         names = [str(i) for i in range(n)]
-    if len(set(names)) != len(names):
-        dup = sorted({x for x in names if names.count(x) > 1})
+    counts = Counter(names)
+    if len(counts) != len(names):
+        dup = sorted(x for x, c in counts.items() if c > 1)
         raise r.fail(f'duplicate array names {dup[:5]}; the file is corrupt')
     return OrderedDict(zip(names, arrays)), versions
 
 
 def load_mxnet_params(
-    f: PathOrFile, densify_sparse: bool = True
+    f: PathOrFile, densify_sparse: bool = True, max_dense_bytes: Optional[int] = None
 ) -> OrderedDict[str, Optional[np.ndarray]]:
     """Read an MXNet NDArray-list file (``mx.nd.save`` / ``.params``) with numpy only.
 
@@ -336,6 +414,9 @@ def load_mxnet_params(
         f: A path, or a binary file object positioned at the start of the data.
         densify_sparse (bool): Read sparse (row_sparse, csr) arrays as dense arrays. If
             False, a sparse array raises :class:`MXNetFormatError`. Default: True.
+        max_dense_bytes (int, optional): Bytes the densified sparse arrays of the file may
+            take together. Default: None (``DENSE_FACTOR`` x the file size, at least
+            ``DENSE_FLOOR``).
 
     Returns:
         OrderedDict: name -> numpy array, in file order. Names are as stored (e.g.
@@ -345,8 +426,10 @@ def load_mxnet_params(
 
     Raises:
         FileNotFoundError: ``f`` is a path that does not exist.
-        MXNetFormatError: the file is truncated, not an MXNet NDArray file, or corrupt;
-            the message says which, and where.
+        IsADirectoryError: ``f`` is a directory.
+        MXNetFormatError: the file is truncated, not an MXNet NDArray file, or corrupt
+            (a size it claims exceeds the bytes left, a sparse array would densify past
+            the budget); the message says which, and where.
 
     Example:
         >>> params = load_mxnet_params('ilsvrc-cls_rna-a1_cls1000_ep-0001.params')
@@ -354,7 +437,7 @@ def load_mxnet_params(
         >>> params['arg:conv1a_weight'].shape  # doctest: +SKIP
         (64, 3, 3, 3)
     """
-    return read_mxnet_params(f, densify_sparse)[0]
+    return read_mxnet_params(f, densify_sparse, max_dense_bytes)[0]
 
 
 def is_mxnet_params(head: bytes) -> bool:
@@ -367,6 +450,8 @@ __all__ = [
     'read_mxnet_params',
     'is_mxnet_params',
     'MXNetFormatError',
+    'DENSE_FACTOR',
+    'DENSE_FLOOR',
     'DTYPES',
     'DTYPE_NAMES',
     'BFLOAT16',

@@ -49,6 +49,9 @@ class Source:
         backbone: ``WiderResNet`` arguments the weights need (the variant and output
             stride can be overridden: they do not show in the weights).
         notes: Facts worth printing with the conversion.
+        variant_guess: Why the recorded variant is a guess when ``--variant`` is not
+            given ('' if the family has one variant): weights of Model A, A1 and A2
+            have the same shapes, so only a name or the user can tell them apart.
     """
 
     name: str
@@ -61,6 +64,7 @@ class Source:
     inplace_abn: bool = False
     backbone: Mapping[str, object] = field(default_factory=dict)
     notes: Tuple[str, ...] = ()
+    variant_guess: str = ''
 
 
 def _unit_letter(u: Optional[str]) -> int:
@@ -138,6 +142,8 @@ MXNET = Source(
         'Model A and A1 files have the same keys: the variant comes from the file name '
         "('rna-a_' / 'rna-a1_') or --variant.",
     ),
+    variant_guess="Model A and A1 weights have the same shapes; ADE names say 'rna-a_' or "
+    "'rna-a1_'",
 )
 
 PSA = Source(
@@ -200,6 +206,8 @@ MAPILLARY = Source(
         'InPlace-ABN computes leaky_relu(BN(x; |gamma| + eps), 0.01): gammas were '
         'converted to |gamma| + 1e-5, and the backbone needs LeakyReLU(0.01).',
     ),
+    variant_guess="MAP's released ImageNet model is Model A; its wider_resnet38_a2 has the "
+    'same shapes',
 )
 
 NVIDIA = Source(
@@ -232,6 +240,7 @@ NVIDIA = Source(
         'dilated unit dilated); their Model A weights load with --variant a '
         '--output-stride 32.',
     ),
+    variant_guess="NVIDIA's released trunk is WiderResNetA2; their Model A has the same shapes",
 )
 
 SOURCES: Dict[str, Source] = {s.name: s for s in (MXNET, PSA, MAPILLARY, NVIDIA)}

@@ -20,6 +20,7 @@ from typing import Any, List, Optional, Sequence
 import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.hooks import Hook
+from mmengine.logging import print_log
 
 SCOPES = ('mmseg', 'mmpretrain')
 #: Default timeout (s) of collectives, so that a stuck process fails the run instead of
@@ -30,14 +31,48 @@ SYNC_BN_TYPES = ('SyncBN', 'MMSyncBN', 'SyncBatchNorm')
 
 def load_config(path: str, cfg_options: Optional[dict], launcher: str) -> Config:
     """Load ``path``, apply ``--cfg-options`` and check its scope."""
+    from wider_mm.engine.config_checks import ConfigError, check_cfg_options
+
     if not osp.isfile(path):
-        raise FileNotFoundError(f'config file {path} does not exist')
-    cfg = Config.fromfile(path)
+        raise ConfigError(f'config file {path} does not exist')
+    try:
+        cfg = Config.fromfile(path)
+    except SyntaxError:
+        raise ConfigError(_syntax_error(path)) from None
+    except Exception as e:  # mmengine reports errors of a config's code without its name
+        raise ConfigError(f'config {path}: {type(e).__name__}: {e}') from None
     if cfg_options:
+        for note in check_cfg_options(cfg, cfg_options):
+            print_log(f'wider_mm: {note}', logger='current')
         cfg.merge_from_dict(cfg_options)
     cfg.launcher = launcher
     scope_of(cfg)
     return cfg
+
+
+def _syntax_error(path: str, seen: Optional[set] = None) -> str:
+    """Which file of a config (itself or a ``_base_``) has the syntax error, and where.
+
+    mmengine parses the files without their names (``<unknown>, line 1``).
+    """
+    import ast
+
+    seen = set() if seen is None else seen
+    seen.add(osp.abspath(path))
+    with open(path, encoding='utf-8') as f:
+        source = f.read()
+    try:
+        ast.parse(source, filename=path)
+    except SyntaxError as e:
+        return f'config {path}, line {e.lineno}: syntax error: {e.msg}; fix that line'
+    for base in Config._get_base_files(path):
+        base_path, scope = Config._get_cfg_path(base, path)
+        base_path = osp.normpath(base_path)
+        if scope is None and osp.isfile(base_path) and osp.abspath(base_path) not in seen:
+            found = _syntax_error(base_path, seen)
+            if found:
+                return found
+    return '' if len(seen) > 1 else f'config {path}: syntax error'
 
 
 def scope_of(cfg: Config) -> str:
@@ -71,6 +106,45 @@ def set_work_dir(cfg: Config, work_dir: Optional[str], config_path: str) -> None
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def enable_auto_scale_lr(cfg: Config) -> None:
+    """``train.py --auto-scale-lr``: turn on mmengine's lr scaling (as mmseg/mmpretrain do).
+
+    The Runner then multiplies the lr by (GPUs x batch per GPU) / ``base_batch_size``.
+
+    Raises:
+        SystemExit: the config has no ``auto_scale_lr.base_batch_size`` (names the fix).
+    """
+    if not (cfg.get('auto_scale_lr') or {}).get('base_batch_size'):
+        raise SystemExit(
+            'train.py: --auto-scale-lr needs auto_scale_lr=dict(base_batch_size=N) in the '
+            'config (the batch the lr was tuned for; mmpretrain schedules set it), or '
+            '--cfg-options auto_scale_lr.base_batch_size=N'
+        )
+    cfg.auto_scale_lr.enable = True
+
+
+def set_loader_flags(
+    cfg: Config, pin_memory: Optional[bool] = None, persistent_workers: Optional[bool] = None
+) -> List[str]:
+    """``--no-pin-memory`` / ``--no-persistent-workers`` on every dataloader of ``cfg``.
+
+    Returns:
+        list[str]: The dataloaders changed.
+    """
+    changed = []
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name)
+        if not loader:
+            continue
+        if pin_memory is not None:
+            loader['pin_memory'] = pin_memory
+        if persistent_workers is not None:
+            loader['persistent_workers'] = persistent_workers
+        if pin_memory is not None or persistent_workers is not None:
+            changed.append(name)
+    return changed
 
 
 def _replace_types(node: Any, old: Sequence[str], new: str, path: str, found: List[str]) -> None:
@@ -245,16 +319,40 @@ def is_distributed() -> bool:
 
 
 def build_runner(cfg: Config, runtime: Optional[Runtime] = None, notes: Sequence[str] = ()):
-    """Build the Runner (or ``cfg.runner_type``); log the notes, add the runtime's hook."""
+    """Build the Runner (:class:`~wider_mm.engine.checkpoint.WiderRunner`, or
+    ``cfg.runner_type``) with :class:`~wider_mm.engine.checkpoint.SafeCheckpointHook`; log
+    the notes, add the runtime's hook."""
     runtime = runtime or Runtime()
-    from mmengine.runner import Runner
+    from wider_mm.engine.checkpoint import WiderRunner, use_safe_checkpoints
+    from wider_mm.engine.config_checks import ConfigError, check_hook_args
 
+    check_hook_args(cfg)
+    if cfg.get('default_scope') == 'mmseg':  # label maps vs classes and image sizes
+        from wider_mm.datasets.checks import add_annotation_checks
+
+        notes = [*notes, *add_annotation_checks(cfg)]
+
+    note = use_safe_checkpoints(cfg)  # atomic checkpoints with RNG states (exact resume)
+    notes = [*notes, note] if note else notes
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS
 
         runner = RUNNERS.build(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
+    else:  # strict load_from / test checkpoint, a resume that never starts over
+        try:
+            runner = WiderRunner.from_cfg(cfg)
+        except (ValueError, TypeError, KeyError) as e:
+            # the model's, hooks' and registries' own argument errors (they name the
+            # argument and the fix) as one line instead of a traceback through mmengine
+            raise ConfigError(f'{cfg.filename}: {str(e).strip(chr(34) + chr(39))}') from None
+    if cfg.get('default_scope') == 'mmseg':
+        # one tiny dry forward: a wrong in_channels fails here, naming the numbers to use
+        from wider_mm.models.segmentors.channel_check import check_segmentor
+
+        try:
+            check_segmentor(runner.model)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
     for note in [*notes, *runtime.notes]:
         runner.logger.info(f'wider_mm: {note}')
     if runtime.average_bn_stats:
@@ -282,12 +380,33 @@ def check_data_roots(cfg: Config, loaders: Sequence[str]) -> None:
     Without this, mmseg/mmpretrain fail deep inside dataset loading with an assertion on one
     annotation file.
     """
+    from wider_mm.engine.config_checks import ConfigError
+
     for loader in loaders:
         for key, root in _data_roots(cfg.get(loader), loader):
             if not osp.isdir(root):
-                raise FileNotFoundError(
+                raise ConfigError(
                     f'dataset folder {root!r} ({key}) does not exist (working directory '
                     f'{os.getcwd()}). Prepare the dataset there as mmseg/mmpretrain describe '
                     f'(e.g. data/VOCdevkit/VOC2012, data/cityscapes), link it, or point the '
                     f'config at it: --cfg-options {key}=/path/to/dataset'
                 )
+
+
+def run_tool(main: Any, prog: str) -> None:
+    """Run a tool's ``main``; a :class:`~wider_mm.engine.config_checks.ConfigError` (bad
+    input, the message names the fix) becomes one line on stderr and exit code 2, not a
+    traceback."""
+    import sys
+
+    from wider_mm.engine.config_checks import ConfigError
+
+    try:
+        from wider_mm.datasets.transforms import SegAnnotationError  # a bad label file
+    except ImportError:  # no mmseg, no annotation checks
+        SegAnnotationError = ConfigError
+    try:
+        main()
+    except (ConfigError, SegAnnotationError) as e:
+        print(f'{prog}: {e}', file=sys.stderr)
+        sys.exit(2)

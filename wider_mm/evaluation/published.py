@@ -1,14 +1,19 @@
-"""Published results of the Wider ResNet paper (Wu, Shen, van den Hengel, arXiv:1611.10080).
+"""Published results, read from the model zoo (``model-index.yml`` and its metafiles).
 
-The numbers of the paper's tables (and of the MAP port for its WRN-38), to stand beside
-ours in ``tools/leaderboard.py``. Segmentation numbers are mIoU (%); ImageNet numbers are
-error rates (%), lower is better.
+The numbers of the Wider ResNet paper (Wu, Shen, van den Hengel, arXiv:1611.10080), of the
+ports' releases (MAP) and the baselines they are compared with live in one place, the
+``metafile.yaml`` of each config family; this module turns them into the rows
+``tools/leaderboard.py`` stands beside ours. Segmentation numbers are mIoU / aAcc (%);
+ImageNet accuracies become error rates (%), as the paper reports them, lower is better.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional
+
+from ..zoo.index import MODEL_INDEX, ZooModel, load_model_index
 
 
 @dataclass(frozen=True)
@@ -18,11 +23,13 @@ class Published:
     Attributes:
         dataset: 'voc12', 'cityscapes', 'ade20k', 'pascal_context' or 'imagenet'.
         split: 'val' or 'test'.
-        model: 'A', 'A1', 'A2', 'A (MAP)', 'ResNet-50', ...
-        training: Training data, e.g. 'VOC+SBD', '+COCO', 'fine', 'fine+coarse'.
-        protocol: Test protocol, e.g. 'long side 500, flip', 'multi-scale'.
+        model: 'A', 'A1', 'A2', 'A (MAP)' (zoo results), or the baseline's name.
+        training: Training data, e.g. 'Pascal VOC 2012 + Aug', 'Cityscapes'.
+        protocol: Test protocol, e.g. 'long side 500, flip', 'multi-scale (test server)'.
         metric: 'mIoU', 'aAcc', 'top1_err' or 'top5_err'.
         value: The number, in percent.
+        zoo_model: The zoo model the number belongs to (or is the baseline of).
+        kind: 'result' (published for that zoo model) or 'baseline' (its ``Compare With``).
     """
 
     dataset: str
@@ -32,6 +39,8 @@ class Published:
     protocol: str
     metric: str
     value: float
+    zoo_model: str = ''
+    kind: str = 'result'
 
     @property
     def lower_is_better(self) -> bool:
@@ -41,34 +50,17 @@ class Published:
         return asdict(self)
 
 
-_P = Published
-PUBLISHED: List[Published] = [
-    _P('imagenet', 'val', 'A', 'ImageNet', 'short side 320, centre crop 320', 'top1_err', 19.20),
-    _P('imagenet', 'val', 'A', 'ImageNet', 'short side 320, centre crop 320', 'top5_err', 4.73),
-    _P('imagenet', 'val', 'A1', 'ImageNet', 'short side 320, centre crop 320', 'top1_err', 19.54),
-    _P('imagenet', 'val', 'A1', 'ImageNet', 'short side 320, centre crop 320', 'top5_err', 4.75),
-    _P('imagenet', 'val', 'A (MAP)', 'ImageNet', '224, single crop', 'top1_err', 20.28),
-    _P('imagenet', 'val', 'A (MAP)', 'ImageNet', '224, 10 crops', 'top1_err', 18.97),
-    _P('imagenet', 'val', 'A (MAP)', 'ImageNet', '320, single crop', 'top1_err', 19.31),
-    _P('imagenet', 'val', 'ResNet-50', 'ImageNet', '224, single crop', 'top1_err', 24.01),
-    _P('imagenet', 'val', 'ResNet-101', 'ImageNet', '224, single crop', 'top1_err', 22.44),
-    _P('imagenet', 'val', 'ResNet-152', 'ImageNet', '224, single crop', 'top1_err', 22.16),
-    _P('imagenet', 'val', 'ResNet-200', 'ImageNet', '224, single crop', 'top1_err', 21.66),
-    _P('voc12', 'val', 'A1', 'VOC+SBD', 'long side 500, flip', 'mIoU', 80.84),
-    _P('voc12', 'val', 'A1', '+COCO', 'long side 500, flip', 'mIoU', 82.86),
-    _P('voc12', 'test', 'A1', 'VOC+SBD', 'single scale', 'mIoU', 82.5),
-    _P('voc12', 'test', 'A1', 'VOC+SBD', 'multi-scale', 'mIoU', 83.1),
-    _P('voc12', 'test', 'A1', '+COCO', 'multi-scale', 'mIoU', 84.9),
-    _P('cityscapes', 'val', 'A1', 'fine', '1024x2048, flip', 'mIoU', 78.08),
-    _P('cityscapes', 'test', 'A2', 'fine', 'single scale', 'mIoU', 78.4),
-    _P('cityscapes', 'test', 'A2', 'fine', 'multi-scale', 'mIoU', 79.4),
-    _P('cityscapes', 'test', 'A2', 'fine+coarse', 'single scale', 'mIoU', 79.9),
-    _P('cityscapes', 'test', 'A2', 'fine+coarse', 'multi-scale', 'mIoU', 80.6),
-    _P('ade20k', 'val', 'A1', 'ADE20K', 'long side 500, flip', 'mIoU', 43.34),
-    _P('ade20k', 'val', 'A1', 'ADE20K', 'long side 500, flip', 'aAcc', 80.55),
-    _P('pascal_context', 'val', 'A1', 'PASCAL Context', '-', 'mIoU', 48.1),
-]
-
+#: Metafile dataset names (mmseg's / mmpretrain's) -> the dataset keys above.
+ZOO_DATASETS: Dict[str, str] = {
+    'Pascal VOC 2012 + Aug': 'voc12',
+    'Pascal VOC 2012': 'voc12',  # CAMs of VOC 2012 train / val (configs/classification/psa)
+    'Cityscapes': 'cityscapes',
+    'ADE20K': 'ade20k',
+    'Pascal Context': 'pascal_context',
+    'Pascal Context 59': 'pascal_context',
+    'ImageNet-1k': 'imagenet',
+    'Places365': 'places365',
+}
 #: Dataset classes of mmseg / mmpretrain -> the dataset keys above.
 DATASET_KEYS: Dict[str, str] = {
     'PascalVOCDataset': 'voc12',
@@ -77,7 +69,69 @@ DATASET_KEYS: Dict[str, str] = {
     'PascalContextDataset': 'pascal_context',
     'PascalContextDataset59': 'pascal_context',
     'ImageNet': 'imagenet',
+    'VOC': 'voc12',  # mmpretrain's, of the CAM classifier (tools/cam.py)
 }
+#: Metafile metric names -> (leaderboard metric, 100 - value?). ``mIoU(ms)`` etc. are
+#: mIoU under another protocol (the result's ``Protocol`` says which).
+_ACCURACY = {'Top 1 Accuracy': 'top1_err', 'Top 5 Accuracy': 'top5_err'}
+_PROTO_PART = re.compile(r'^\s*(?P<metric>[\w ]+(\([^)]*\))?):\s*(?P<text>.*)$')
+
+
+def _protocol_of(protocol: str, metric: str) -> str:
+    """The part of ``protocol`` for ``metric`` ('mIoU: single scale; mIoU(ms): ...')."""
+    parts = {}
+    for chunk in protocol.split(';'):
+        m = _PROTO_PART.match(chunk)
+        if m and m['metric'].strip() in ('mIoU', 'mIoU(ms)', 'mIoU(ms+flip)', 'aAcc'):
+            key, last = m['metric'].strip(), m['text'].strip()
+            parts[key] = last
+        elif parts:  # a trailing ", slide 480x480" belongs to every part
+            parts = {k: f'{v}; {chunk.strip()}' for k, v in parts.items()}
+    return parts.get(metric, protocol)
+
+
+def rows_of(results, model: str, training: str, zoo_model: str, kind: str) -> List[Published]:
+    """Published rows of metafile ``Results`` entries."""
+    rows = []
+    for r in results:
+        dataset = ZOO_DATASETS.get(r['Dataset'], r['Dataset'])
+        protocol = str(r.get('Protocol', '-'))
+        for name, value in r['Metrics'].items():
+            if name in _ACCURACY:
+                metric, value = _ACCURACY[name], round(100 - float(value), 2)
+            else:
+                metric = name.split('(')[0]
+            rows.append(
+                Published(
+                    dataset=dataset,
+                    split=str(r.get('Split', 'val')),
+                    model=model,
+                    training=training,
+                    protocol=_protocol_of(protocol, name),
+                    metric=metric,
+                    value=float(value),
+                    zoo_model=zoo_model,
+                    kind=kind,
+                )
+            )
+    return rows
+
+
+def published_of(m: ZooModel) -> List[Published]:
+    """The results and the baselines of one zoo model."""
+    rows = rows_of(m.results, m.label, m.training_data, m.name, 'result')
+    for c in m.compare_with:
+        rows += rows_of(c.get('Results') or [], c['Model'], c.get('Source', ''), m.name, 'baseline')
+    return rows
+
+
+def load_published(path: str = MODEL_INDEX) -> List[Published]:
+    """Every published row of the zoo at ``path``, in metafile order."""
+    return [p for m in load_model_index(path).values() for p in published_of(m)]
+
+
+#: Every number of the zoo (results and baselines).
+PUBLISHED: List[Published] = load_published()
 
 
 def find_published(
@@ -85,18 +139,22 @@ def find_published(
     metric: Optional[str] = None,
     model: Optional[str] = None,
     split: Optional[str] = None,
+    kind: Optional[str] = 'result',
+    zoo_model: Optional[str] = None,
 ) -> List[Published]:
     """Published rows for a dataset key (or an mmseg/mmpretrain dataset class name).
 
     Args:
-        dataset: A key of :data:`PUBLISHED` ('voc12', ...) or a dataset class name
+        dataset: A dataset key ('voc12', ...) or a dataset class name
             ('PascalVOCDataset', ...).
         metric: Only this metric ('mIoU', 'top1_err', ...). Default: all.
         model: Only this model ('A1', ...; case-insensitive). Default: all.
         split: Only this split ('val', 'test'). Default: all.
+        kind: 'result' (default), 'baseline', or None for both.
+        zoo_model: Only the rows of this zoo model. Default: all.
 
     Returns:
-        list[Published]: In table order; empty when nothing was published for it.
+        list[Published]: In metafile order; empty when nothing was published for it.
     """
     key = DATASET_KEYS.get(dataset, dataset)
     return [
@@ -106,4 +164,6 @@ def find_published(
         and (metric is None or p.metric == metric)
         and (model is None or p.model.lower() == model.lower())
         and (split is None or p.split == split)
+        and (kind is None or p.kind == kind)
+        and (zoo_model is None or p.zoo_model == zoo_model)
     ]

@@ -1,8 +1,10 @@
 """Tests of the WiderResNet backbone (CPU, small widths)."""
 
 import copy
+import importlib.util
 import itertools
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,6 +13,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from wider_mm.models.backbones.wider_resnet import (
     DEPTHS,
     VARIANTS,
+    PreActUnit,
     WiderResNet,
     count_parameters,
 )
@@ -49,10 +52,32 @@ def test_final_output_is_activated():
     assert (b7 < 0).any()  # raw block output
 
 
-@pytest.mark.parametrize('depth,expected', [(38, 105_070_912), (20, 78_515_520), (16, 59_635_008)])
-def test_parameter_counts_equal_reference(depth, expected):
-    for variant in VARIANTS:
-        assert count_parameters(WiderResNet(depth=depth, variant=variant)) == expected
+# The structures of the paper's Table (units of B2..B7), written here independently of DEPTHS.
+PAPER_UNITS = {16: (1, 1, 1, 1, 1, 1), 20: (1, 1, 1, 3, 1, 1), 38: (3, 3, 6, 3, 1, 1)}
+
+
+def _wrn_ports():
+    """tests/converters/wrn_ports.py: the reference ports, sharing no code with wider_mm."""
+    path = Path(__file__).resolve().parents[2] / 'converters' / 'wrn_ports.py'
+    spec = importlib.util.spec_from_file_location('wrn_ports', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize('depth', sorted(PAPER_UNITS))
+def test_parameter_counts_equal_reference_port(depth):
+    """Full-width counts of every variant equal those of the NVIDIA/MAP reference port (built
+    on the meta device: no memory for the 105 M weights)."""
+    ports = _wrn_ports()
+    with torch.device('meta'):
+        ref = sum(
+            p.numel() for p in ports.PortWiderResNet(structure=PAPER_UNITS[depth]).parameters()
+        )
+        if depth == 38:  # the PSA port (Model A1 only) agrees
+            assert sum(p.numel() for p in ports.PsaNet().parameters()) == ref
+        for variant in VARIANTS:
+            assert count_parameters(WiderResNet(depth=depth, variant=variant)) == ref
 
 
 def test_variants_place_pools_and_strides():
@@ -108,7 +133,7 @@ def test_custom_arch_and_width():
         (dict(out_indices=(7,)), r'out_indices .* in 0..6'),
         (dict(out_indices=(-1,)), r'out_indices .* in 0..6'),
         (dict(out_indices=()), r'out_indices'),
-        (dict(frozen_stages=7), r'frozen_stages must be in -1..6'),
+        (dict(frozen_stages=7), r'frozen_stages must be an int in -1..6'),
         (dict(arch=dict(units=(1, 2))), r"arch\['units'\] must be 6 positive ints"),
         (dict(arch=dict(widths=((1,),) * 6)), r"arch\['widths'\] must be 6 tuples"),
         (dict(arch=dict(downsample=('max',) * 5)), r"each 'pool' or 'stride'"),
@@ -139,11 +164,23 @@ def test_frozen_stages_and_norm_eval():
     assert m.training and all(p.requires_grad for p in m.parameters())
 
 
-def test_with_cp_same_outputs_and_grads():
+def test_with_cp_same_outputs_and_grads(monkeypatch):
+    """``with_cp`` checkpoints every unit once per training forward (and none under no_grad),
+    with the gradients of the plain model."""
     kw = dict(depth=16, output_stride=8, out_indices=(3, 6), **SMALL)
     a = WiderResNet(**kw)
     b = WiderResNet(with_cp=True, **kw)
     b.load_state_dict(a.state_dict())
+    units = [m for m in b.modules() if isinstance(m, PreActUnit)]
+    assert len(units) == sum(DEPTHS[16])
+    checkpointed = []
+    original = torch.utils.checkpoint.checkpoint
+
+    def counting(function, *args, **kwargs):
+        checkpointed.append(function.__self__)  # the unit whose _forward is checkpointed
+        return original(function, *args, **kwargs)
+
+    monkeypatch.setattr(torch.utils.checkpoint, 'checkpoint', counting)
     x = torch.randn(2, 3, 32, 32)
     grads = []
     for m in (a, b):
@@ -151,10 +188,14 @@ def test_with_cp_same_outputs_and_grads():
         outs = m(x.clone().requires_grad_())
         sum(o.square().mean() for o in outs).backward()
         grads.append({k: p.grad.clone() for k, p in m.named_parameters()})
-        outs_ref = outs
+    assert len(checkpointed) == len(units)
+    assert set(map(id, checkpointed)) == set(map(id, units))
     for k in grads[0]:
         torch.testing.assert_close(grads[0][k], grads[1][k], rtol=1e-4, atol=1e-6)
-    assert outs_ref[0].shape[1] == 512 // 16
+    checkpointed.clear()
+    with torch.no_grad():
+        b(x)
+    assert not checkpointed
 
 
 def test_every_parameter_gets_a_gradient_and_no_nan():
@@ -178,13 +219,25 @@ def test_dropout_kind_and_eval_unaffected():
 
 
 @pytest.mark.parametrize(
-    'norm_cfg', [dict(type='BN'), dict(type='GN', num_groups=4), dict(type='SyncBN')]
+    'norm_cfg,layer',
+    [
+        (dict(type='BN'), torch.nn.BatchNorm2d),
+        (dict(type='GN', num_groups=4), torch.nn.GroupNorm),
+        (dict(type='SyncBN'), torch.nn.SyncBatchNorm),
+    ],
 )
-def test_norm_and_act_cfg(norm_cfg):
+def test_norm_and_act_cfg(norm_cfg, layer):
     m = WiderResNet(
         depth=16, norm_cfg=norm_cfg, act_cfg=dict(type='LeakyReLU', negative_slope=0.01), **SMALL
     )
-    assert isinstance(m.block2.unit1.act, torch.nn.LeakyReLU)
+    norms = [mod for name, mod in m.named_modules() if name.rsplit('.', 1)[-1].startswith('norm')]
+    units = [mod for mod in m.modules() if isinstance(mod, PreActUnit)]
+    assert len(norms) == sum(u.num_convs for u in units) + 1  # one per conv, and norm_out
+    assert all(isinstance(n, layer) for n in norms), {type(n) for n in norms}
+    if layer is torch.nn.GroupNorm:
+        assert all(n.num_groups == 4 for n in norms)
+    acts = [u.act for u in units] + [m.act_out]
+    assert all(type(a) is torch.nn.LeakyReLU and a.negative_slope == 0.01 for a in acts)
     if norm_cfg['type'] != 'SyncBN':  # SyncBN needs a process group to run
         assert m.eval()(torch.randn(1, 3, 16, 16))[0].shape[1] == 256
 

@@ -22,6 +22,8 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from .memory_efficient import norm_act_conv
+
 #: Units per block B2..B7 for each published depth (B1 is the stem conv).
 DEPTHS: Dict[int, Tuple[int, ...]] = {
     16: (1, 1, 1, 1, 1, 1),
@@ -50,6 +52,119 @@ ARCH_KEYS = ('stem_channels', 'units', 'widths', 'downsample')
 
 def _fail(msg: str) -> None:
     raise ValueError(f'WiderResNet: {msg}')
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _scaled(c: int, widen_factor: float) -> int:
+    """A width of the tables times ``widen_factor`` (at least 1)."""
+    return max(1, int(round(c * widen_factor)))
+
+
+def _check_out_indices(out_indices) -> Tuple[int, ...]:
+    """Validate ``out_indices``: block indices 0..6, strictly increasing.
+
+    ``forward`` returns the outputs in block order (as mmseg's and mmpretrain's ResNet do),
+    so an unsorted or repeated entry would make ``out_channels`` describe another order or
+    count than what is returned; it is refused with the sorted tuple to use.
+    """
+    if _is_int(out_indices):
+        out_indices = (out_indices,)
+    if isinstance(out_indices, (str, bytes)) or not isinstance(out_indices, Sequence):
+        _fail(f'out_indices must be a sequence of block indices, got {out_indices!r}')
+    out_indices = tuple(out_indices)
+    if not out_indices or not all(_is_int(i) and 0 <= i < NUM_BLOCKS for i in out_indices):
+        _fail(
+            f'out_indices must be a non-empty sequence of block indices in '
+            f'0..{NUM_BLOCKS - 1} (B1..B7), got {out_indices!r}'
+        )
+    if list(out_indices) != sorted(set(out_indices)):
+        _fail(
+            f'out_indices={out_indices!r} must be increasing without repeats: outputs come '
+            f"in block order (as in mmseg's ResNet); use out_indices="
+            f'{tuple(sorted(set(out_indices)))!r} (heads choose outputs and their order by '
+            'in_index)'
+        )
+    return out_indices
+
+
+def _normed_channels(spec: dict, widen_factor: float) -> List[int]:
+    """Every channel count a norm layer of the network sees (stem and all unit widths)."""
+    chans = {_scaled(spec['stem_channels'], widen_factor)}
+    for widths in spec['widths']:
+        chans.update(_scaled(c, widen_factor) for c in widths)
+    return sorted(chans)
+
+
+#: Norm layers that normalise the channels of an NCHW feature map (for the error message).
+KNOWN_NORMS = ('BN', 'SyncBN', 'GN', 'IN')
+
+
+def _check_layer_cfgs(norm_cfg, act_cfg, channels: Sequence[int]) -> None:
+    """Fail with the fix on a norm/act config that mmcv would reject deep in the build.
+
+    mmcv's builders raise a registry ``KeyError`` (under mmseg's scope: "Cannot find None in
+    registry"), a bare ``AssertionError`` for GN without ``num_groups``, or torch's
+    ``TypeError`` for a misspelt keyword; this checks first and names the argument.
+    """
+    import math
+
+    from mmengine.registry import MODELS
+
+    for name, cfg, known in (
+        ('norm_cfg', norm_cfg, KNOWN_NORMS),
+        ('act_cfg', act_cfg, ('ReLU', 'LeakyReLU', 'PReLU', 'ELU', 'GELU', 'SiLU')),
+    ):
+        if not isinstance(cfg, dict) or 'type' not in cfg:
+            _fail(
+                f"{name} must be a dict with a 'type' key, e.g. dict(type={known[0]!r}), "
+                f'got {cfg!r}'
+            )
+        layer_type = cfg['type']
+        if isinstance(layer_type, type):
+            continue
+        with MODELS.switch_scope_and_registry(None) as registry:
+            cls = registry.get(layer_type) if isinstance(layer_type, str) else None
+        if cls is None:
+            _fail(
+                f'{name} type {layer_type!r} is not a registered layer; use one of '
+                f'{", ".join(known)} (or register yours in the MODELS registry)'
+            )
+        if name == 'norm_cfg' and issubclass(
+            cls,
+            (nn.LayerNorm, nn.BatchNorm1d, nn.BatchNorm3d, nn.InstanceNorm1d, nn.InstanceNorm3d),
+        ):
+            _fail(
+                f'norm_cfg type {layer_type!r} does not normalise the channels of NCHW feature '
+                f'maps; use one of {", ".join(KNOWN_NORMS)} (GN with num_groups=1 for a layer norm)'
+            )
+    if norm_cfg['type'] == 'GN' or norm_cfg['type'] is nn.GroupNorm:
+        groups = norm_cfg.get('num_groups')
+        common = math.gcd(*channels)
+        divisors = [d for d in range(1, common + 1) if common % d == 0]
+        if not _is_int(groups) or groups <= 0 or common % groups:
+            _fail(
+                f'GN needs num_groups dividing every normalised width {channels}, got '
+                f"num_groups={groups!r}; use e.g. norm_cfg=dict(type='GN', num_groups="
+                f'{max(d for d in divisors if d <= 32)}) (divisors: {divisors})'
+            )
+    from mmcv.cnn import build_activation_layer, build_norm_layer
+
+    for name, build in (
+        ('norm_cfg', lambda: build_norm_layer(norm_cfg, channels[0])),
+        ('act_cfg', lambda: build_activation_layer(act_cfg)),
+    ):
+        try:
+            build()
+        except (TypeError, ValueError, KeyError, AssertionError) as e:
+            cfg = norm_cfg if name == 'norm_cfg' else act_cfg
+            _fail(f'{name}={cfg!r} cannot be built: {type(e).__name__}: {e}; check its keys')
 
 
 def resolve_arch(depth: int, variant: str, arch: Optional[dict]) -> dict:
@@ -124,6 +239,8 @@ class PreActUnit(nn.Module):
         norm_cfg (dict): Norm layer config. Default: ``dict(type='BN')``.
         act_cfg (dict): Activation config. Default: ``dict(type='ReLU')``.
         with_cp (bool): Checkpoint the unit's activations. Default: False.
+        memory_efficient (bool): Keep only each norm's input for the backward pass and
+            recompute norm + activation there (:func:`norm_act_conv`). Default: False.
     """
 
     def __init__(
@@ -139,9 +256,11 @@ class PreActUnit(nn.Module):
         norm_cfg: dict = dict(type='BN'),
         act_cfg: dict = dict(type='ReLU'),
         with_cp: bool = False,
+        memory_efficient: bool = False,
     ) -> None:
         super().__init__()
         self.with_cp = with_cp
+        self.memory_efficient = memory_efficient
         bottleneck = len(widths) == 3
         first_dilation = dilation if first_dilation is None else first_dilation
         if bottleneck:
@@ -171,15 +290,14 @@ class PreActUnit(nn.Module):
         )
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        pre = self.act(self.norm1(x))
-        shortcut = x if self.shortcut is None else self.shortcut(pre)
-        out = self.conv1(pre)
+        efficient = self.memory_efficient
+        convs = (self.conv1,) if self.shortcut is None else (self.conv1, self.shortcut)
+        out, *shortcut = norm_act_conv(x, self.norm1, self.act, convs, None, efficient)
         for i in range(2, self.num_convs + 1):
-            out = self.act(getattr(self, f'norm{i}')(out))
-            if i == self.num_convs and self.dropout is not None:
-                out = self.dropout(out)
-            out = getattr(self, f'conv{i}')(out)
-        return out + shortcut
+            norm, conv = getattr(self, f'norm{i}'), getattr(self, f'conv{i}')
+            dropout = self.dropout if i == self.num_convs else None
+            (out,) = norm_act_conv(out, norm, self.act, (conv,), dropout, efficient)
+        return out + (shortcut[0] if shortcut else x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Forward, with activation checkpointing when ``with_cp`` and training."""
@@ -212,7 +330,9 @@ class WiderResNet(BaseModule):
             convs dilated. Default: True.
         pool_padding (int): Padding of the 3x3/2 max-pools (0 matches ADE's released
             Model A, 1 matches MAP/NV). Default: 1.
-        out_indices (Sequence[int]): Blocks to output, in 0..6. Default: (6,).
+        out_indices (Sequence[int]): Blocks to output, in 0..6, increasing without
+            repeats (outputs come in block order, as in mmseg's ResNet; ``(6, 2)`` or
+            ``(6, 6)`` is refused with the tuple to use). Default: (6,).
         frozen_stages (int): Freeze blocks 0..frozen_stages (params and norm stats);
             -1 freezes nothing. Default: -1.
         norm_eval (bool): Keep all BN layers in eval mode while training. Default: False.
@@ -226,9 +346,16 @@ class WiderResNet(BaseModule):
             MAP/NV). Default: 'Dropout'.
         with_cp (bool): Activation checkpointing per unit (``use_reentrant=False``).
             Default: False.
+        memory_efficient (bool): Every norm -> activation -> conv (and the projection
+            shortcut) keeps only the norm's input for the backward pass and recomputes
+            norm + activation there: about half the saved activations, same outputs,
+            gradients and running statistics (:mod:`.memory_efficient`); combines with
+            ``with_cp``. Default: False.
         init_cfg (dict | list, optional): mmengine init config; a ``Pretrained`` entry
             (with optional ``prefix``) is loaded strictly: missing or unexpected keys
-            raise an error that lists them. Default: None.
+            raise an error that lists them, and so do backbone arguments that differ from
+            those a converted checkpoint records (``ignore_recorded=[...]`` to allow
+            them). Default: None.
 
     Example:
         >>> import torch
@@ -258,41 +385,58 @@ class WiderResNet(BaseModule):
         drop_rates: Sequence[float] = (0.0, 0.0),
         dropout_type: str = 'Dropout',
         with_cp: bool = False,
+        memory_efficient: bool = False,
         init_cfg: Optional[Union[dict, List[dict]]] = None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
         spec = resolve_arch(depth, variant, arch)
         if output_stride not in OUTPUT_STRIDES:
             _fail(f'output_stride must be one of {OUTPUT_STRIDES}, got {output_stride!r}')
-        if isinstance(out_indices, int):
-            out_indices = (out_indices,)
-        out_indices = tuple(out_indices)
-        if not out_indices or any(
-            not isinstance(i, int) or not 0 <= i < NUM_BLOCKS for i in out_indices
-        ):
+        out_indices = _check_out_indices(out_indices)
+        if not _is_int(frozen_stages) or not -1 <= frozen_stages < NUM_BLOCKS:
             _fail(
-                f'out_indices must be a non-empty sequence of block indices in '
-                f'0..{NUM_BLOCKS - 1} (B1..B7), got {out_indices!r}'
+                f'frozen_stages must be an int in -1..{NUM_BLOCKS - 1} (-1 freezes nothing, '
+                f'k freezes B1..B(k+1)), got {frozen_stages!r}'
             )
-        if not -1 <= frozen_stages < NUM_BLOCKS:
-            _fail(f'frozen_stages must be in -1..{NUM_BLOCKS - 1}, got {frozen_stages!r}')
-        if not widen_factor > 0:
-            _fail(f'widen_factor must be > 0, got {widen_factor!r}')
+        if not _is_number(widen_factor) or not widen_factor > 0:
+            _fail(f'widen_factor must be a number > 0 (e.g. 0.125), got {widen_factor!r}')
+        if not _is_int(in_channels) or in_channels <= 0:
+            _fail(f'in_channels must be a positive int (3 for RGB), got {in_channels!r}')
+        for name, flag in (
+            ('contract_dilation', contract_dilation),
+            ('norm_eval', norm_eval),
+            ('with_cp', with_cp),
+        ):
+            if not isinstance(flag, bool):
+                _fail(f'{name} must be True or False, got {flag!r}')
         if dropout_type not in ('Dropout', 'Dropout2d'):
             _fail(f"dropout_type must be 'Dropout' or 'Dropout2d', got {dropout_type!r}")
-        if len(drop_rates) != 2 or not all(0 <= p < 1 for p in drop_rates):
-            _fail(f'drop_rates must be two rates in [0, 1) for B6 and B7, got {drop_rates!r}')
-        if pool_padding not in (0, 1):
+        if (
+            isinstance(drop_rates, (str, bytes))
+            or not isinstance(drop_rates, Sequence)
+            or len(drop_rates) != 2
+            or not all(_is_number(p) and 0 <= p < 1 for p in drop_rates)
+        ):
+            _fail(
+                f'drop_rates must be two rates in [0, 1) for B6 and B7 (e.g. (0.3, 0.5)), '
+                f'got {drop_rates!r}'
+            )
+        if pool_padding not in (0, 1) or isinstance(pool_padding, bool):
             _fail(f'pool_padding must be 0 or 1, got {pool_padding!r}')
+        _check_layer_cfgs(norm_cfg, act_cfg, _normed_channels(spec, widen_factor))
 
         self.depth, self.variant, self.arch = depth, variant, spec
+        # What a converted checkpoint records (compared on load: converters.recorded).
+        self.widen_factor, self.in_channels = widen_factor, in_channels
+        self.contract_dilation, self.pool_padding = contract_dilation, pool_padding
+        self.norm_cfg, self.act_cfg = norm_cfg, act_cfg
         self.out_indices = out_indices
         self.output_stride = output_stride
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
 
         def width(c: int) -> int:
-            return max(1, int(round(c * widen_factor)))
+            return _scaled(c, widen_factor)
 
         stem = width(spec['stem_channels'])
         self.stem = nn.Conv2d(in_channels, stem, 3, padding=1, bias=False)
@@ -326,6 +470,7 @@ class WiderResNet(BaseModule):
                     norm_cfg=norm_cfg,
                     act_cfg=act_cfg,
                     with_cp=with_cp,
+                    memory_efficient=memory_efficient,
                 )
             channels = widths[-1]
             name = f'block{j + 2}'
@@ -410,12 +555,17 @@ class WiderResNet(BaseModule):
             cfg['checkpoint'],
             prefix=cfg.get('prefix'),
             map_location=cfg.get('map_location', 'cpu'),
+            ignore_recorded=cfg.get('ignore_recorded', ()),
         )
         self._is_init = True
 
 
 def load_pretrained(
-    module: nn.Module, checkpoint: str, prefix: Optional[str] = None, map_location: str = 'cpu'
+    module: nn.Module,
+    checkpoint: str,
+    prefix: Optional[str] = None,
+    map_location: str = 'cpu',
+    ignore_recorded: Sequence[str] = (),
 ) -> None:
     """Load ``checkpoint`` into ``module`` strictly, naming any missing/unexpected keys.
 
@@ -428,10 +578,19 @@ def load_pretrained(
         checkpoint: Path or URL of an mmengine/PyTorch checkpoint.
         prefix: Only keys under this prefix (e.g. 'backbone.'), with it stripped.
         map_location: Where to map tensors. Default: 'cpu'.
+        ignore_recorded: Arguments recorded by the converter to leave unchecked on
+            purpose (init_cfg key ``ignore_recorded``). A checkpoint converted by
+            tools/model_converters/wrn2mm.py records the backbone arguments its weights
+            need; a ``module`` built with others raises ``ValueError`` naming them.
     """
     from mmengine.runner.checkpoint import _load_checkpoint
 
+    # (lazy: the models do not depend on the converters at import time)
+    from wider_mm.converters.recorded import check_recorded_args
+
     ckpt = _load_checkpoint(checkpoint, map_location=map_location)
+    if isinstance(ckpt, dict):
+        check_recorded_args(ckpt, module, ignore=ignore_recorded)
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
     if prefix:
         prefix = prefix if prefix.endswith('.') else prefix + '.'

@@ -1,0 +1,235 @@
+"""wider_mm.converters.recorded: a converted checkpoint's recorded backbone arguments are
+compared with the model it is loaded into (directly and through the backbone's
+``Pretrained`` init_cfg), and its tensors with the model those arguments build."""
+
+import functools
+
+import pytest
+import torch
+import torch.nn as nn
+from wrn_ports import InPlaceABNRef, PortWiderResNet, PsaNet, to_ade, wrap_torch
+
+from wider_mm.converters import (
+    ConversionError,
+    RecordedArgsError,
+    check_converted_shapes,
+    check_recorded_args,
+    convert_state_dict,
+)
+from wider_mm.converters.recorded import find_backbone, model_shapes
+from wider_mm.models.backbones.wider_resnet import WiderResNet
+
+DIV = 16
+ADE_BN = dict(type='BN', eps=1.001e-5, requires_grad=True)
+LEAKY = dict(type='LeakyReLU', negative_slope=0.01)
+A_FILE = 'ilsvrc-cls_rna-a_cls1000_ep-0001.params'
+A1_FILE = 'ilsvrc-cls_rna-a1_cls1000_ep-0001.params'
+
+
+def _ckpt(conv):
+    return dict(meta=conv.meta, state_dict=conv.state_dict)
+
+
+@functools.cache
+def _ade_params():
+    return to_ade(WiderResNet(widen_factor=1 / DIV).state_dict())
+
+
+def ade(name=A1_FILE, classes=0, **kwargs):
+    """An ADE (MXNet-named) checkpoint, converted (optionally with a classifier)."""
+    params = dict(_ade_params())
+    if classes:
+        params[f'arg:linear{classes}_weight'] = torch.zeros(classes, 4096 // DIV)
+        params[f'arg:linear{classes}_bias'] = torch.zeros(classes)
+    return _ckpt(convert_state_dict(params, 'mxnet', name_hint=name, **kwargs))
+
+
+@functools.cache
+def port(kind):
+    if kind == 'psa':
+        return _ckpt(convert_state_dict(PsaNet(div=DIV).state_dict(), 'psa'))
+    ref = PortWiderResNet(div=DIV, norm_act=InPlaceABNRef)
+    return _ckpt(convert_state_dict(wrap_torch(ref, True)['state_dict'], 'mapillary'))
+
+
+CKPTS = {
+    'ade-a': lambda: ade(A_FILE),
+    'ade-a1': lambda: ade(A1_FILE),
+    'psa': lambda: port('psa'),
+    'map': lambda: port('map'),
+}
+ADE_A = dict(variant='a', pool_padding=0, norm_cfg=ADE_BN)
+ADE_A1 = dict(variant='a1', norm_cfg=ADE_BN)
+PSA = dict(variant='a1', output_stride=8)
+MAP = dict(variant='a', act_cfg=LEAKY)
+
+
+def wrn(**kwargs):
+    return WiderResNet(**{'widen_factor': 1 / DIV, **kwargs})
+
+
+@pytest.mark.parametrize(
+    'ckpt,model,arg',
+    [
+        ('ade-a', ADE_A, None),
+        ('ade-a', dict(ADE_A, pool_padding=1), 'pool_padding'),  # the issue's case
+        ('ade-a', dict(ADE_A, variant='a1'), 'variant'),
+        ('ade-a', dict(ADE_A, norm_cfg=dict(type='BN')), 'norm_cfg.eps'),
+        ('ade-a', dict(ADE_A, norm_cfg=dict(type='BN', eps=1e-3)), 'norm_cfg.eps'),
+        ('ade-a', dict(ADE_A, output_stride=8), None),  # the output stride is free
+        ('ade-a1', dict(ADE_A1, pool_padding=1), None),  # no pool in A1: padding is moot
+        ('ade-a1', dict(ADE_A1, output_stride=8, contract_dilation=False), None),  # not dilated
+        ('ade-a1', dict(ADE_A1, depth=20), 'depth'),
+        ('ade-a1', dict(ADE_A1, widen_factor=1 / 8), 'widen_factor'),
+        ('ade-a1', dict(ADE_A1, in_channels=4), 'in_channels'),
+        ('psa', PSA, None),
+        ('psa', dict(PSA, contract_dilation=False), 'contract_dilation'),
+        ('psa', dict(PSA, contract_dilation=False, output_stride=32), None),
+        ('map', MAP, None),
+        ('map', dict(MAP, act_cfg=dict(type='LeakyReLU', inplace=True)), None),  # same slope
+        ('map', dict(MAP, act_cfg=dict(type='ReLU')), 'act_cfg'),
+        ('map', dict(MAP, act_cfg=dict(type='LeakyReLU', negative_slope=0.1)), 'act_cfg'),
+        ('map', dict(MAP, pool_padding=0), 'pool_padding'),
+    ],
+)
+def test_recorded_arguments_against_the_model(ckpt, model, arg):
+    ckpt = CKPTS[ckpt]()
+    model = wrn(**model)
+    if arg is None:
+        check_recorded_args(ckpt, model)
+        return
+    with pytest.raises(RecordedArgsError) as e:
+        check_recorded_args(ckpt, model)
+    msg = str(e.value)
+    assert isinstance(e.value, ValueError) and '\n' not in msg
+    assert msg.count('the weights need') == 1 and f'{arg}: the weights need' in msg
+    assert f'set model.backbone.{arg}=' in msg
+    if arg == 'pool_padding':  # both values, and the fix
+        have = model.pool_padding
+        need = ckpt['meta']['backbone']['pool_padding']
+        assert f'need {need}, the model has {have}' in msg
+        assert f'model.backbone.pool_padding={need} ' in msg
+    check_recorded_args(ckpt, model, ignore=[arg])  # on purpose
+
+
+def test_every_difference_is_named_on_one_line():
+    with pytest.raises(RecordedArgsError) as e:
+        check_recorded_args(CKPTS['map'](), wrn(variant='a1', act_cfg=dict(type='ReLU')))
+    msg = str(e.value)
+    assert "variant: the weights need 'a', the model has 'a1'" in msg
+    assert "act_cfg: the weights need dict(type='LeakyReLU', negative_slope=0.01)" in msg
+    assert '\n' not in msg
+
+
+def test_a_guessed_variant_says_it_was_guessed():
+    renamed = ade('model-a.params')  # a Model A file under another name
+    assert renamed['meta']['backbone']['variant'] == 'a1'
+    assert '--variant' in renamed['meta']['guessed']['variant']
+    with pytest.raises(RecordedArgsError, match=r'converter guessed variant .a1.') as e:
+        check_recorded_args(renamed, wrn(**ADE_A))
+    assert '--variant' in str(e.value)
+    told = ade('model-a.params', variant='a')
+    assert 'guessed' not in told['meta']
+    check_recorded_args(told, wrn(**ADE_A))
+
+
+def test_unrecorded_checkpoints_and_other_models_pass():
+    model = wrn(**dict(ADE_A, pool_padding=1))
+    check_recorded_args({'state_dict': {}}, model)  # plain checkpoint
+    check_recorded_args({'meta': {'epoch': 3}, 'state_dict': {}}, model)  # mmengine's
+    check_recorded_args(CKPTS['ade-a'](), nn.Conv2d(1, 1, 1))  # no WiderResNet
+
+
+def test_the_backbone_is_found_inside_models():
+    class Segmentor(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone = wrn(**dict(ADE_A, pool_padding=1))
+
+    class Wrapped(nn.Module):  # like DistributedDataParallel / MMDistributedDataParallel
+        def __init__(self, inner):
+            super().__init__()
+            self.module = inner
+
+    seg = Segmentor()
+    assert find_backbone(seg) is seg.backbone and find_backbone(Wrapped(seg)) is seg.backbone
+    with pytest.raises(RecordedArgsError, match='pool_padding'):
+        check_recorded_args(CKPTS['ade-a'](), Wrapped(seg))
+
+
+# ------------------------------------------------------------------ the Pretrained init_cfg
+def test_pretrained_init_cfg_checks_the_recorded_arguments(tmp_path):
+    ckpt = ade(A_FILE, classes=10)  # a classifier: backbone keys under 'backbone.'
+    path = tmp_path / 'wrn38a.pth'
+    torch.save(ckpt, path)
+
+    def init(model_args, **cfg):
+        cfg = dict(type='Pretrained', checkpoint=str(path), prefix='backbone.', **cfg)
+        model = wrn(**{**ADE_A, **model_args}, init_cfg=cfg)
+        model.init_weights()
+        return model
+
+    with pytest.raises(ValueError, match=r'pool_padding: the weights need 0, the model has 1'):
+        init(dict(pool_padding=1))
+    init(dict(pool_padding=1), ignore_recorded=['pool_padding'])  # on purpose
+    model = init({})
+    torch.testing.assert_close(model.stem.weight, ckpt['state_dict']['backbone.stem.weight'])
+
+
+# ------------------------------------------------------------------ shapes when converting
+def test_model_shapes_are_the_models():
+    meta = ade(A1_FILE, classes=10)['meta']
+    ref = {f'backbone.{k}': tuple(v.shape) for k, v in wrn(**ADE_A1).state_dict().items()}
+    ref.update({'head.fc.weight': (10, 4096 // DIV), 'head.fc.bias': (10,)})
+    assert model_shapes(meta) == ref
+    # full width: built on the meta device (no memory), shapes only
+    full = dict(meta, backbone={k: v for k, v in meta['backbone'].items() if k != 'widen_factor'})
+    shapes = model_shapes(full)
+    assert shapes['backbone.block7.unit1.conv3.weight'] == (4096, 2048, 1, 1)
+    assert shapes['head.fc.weight'] == (10, 4096)
+
+
+def test_a_wrong_tensor_shape_fails_naming_key_and_shapes():
+    ckpt = port('psa')
+    state = dict(ckpt['state_dict'])
+    check_converted_shapes(state, ckpt['meta'])
+    state['block4.unit2.conv1.weight'] = torch.zeros(32, 32, 1, 1)
+    with pytest.raises(ConversionError) as e:
+        check_converted_shapes(state, ckpt['meta'])
+    msg = str(e.value)
+    assert msg.startswith('block4.unit2.conv1.weight: the checkpoint gives shape (32, 32, 1, 1)')
+    assert 'needs (32, 32, 3, 3)' in msg and '\n' not in msg
+
+
+def test_head_shapes_are_checked_against_the_backbone():
+    params = dict(_ade_params())
+    params['arg:linear10_weight'] = torch.zeros(10, 300)  # backbone gives 256 channels
+    params['arg:linear10_bias'] = torch.zeros(10)
+    conv = convert_state_dict(params, 'mxnet', name_hint=A1_FILE)
+    with pytest.raises(
+        ConversionError, match=r'head.fc.weight: .* shape \(10, 300\).* \(10, 256\)'
+    ):
+        check_converted_shapes(conv.state_dict, conv.meta)
+    seg = dict(_ade_params())
+    seg['arg:conv6a_weight'] = torch.zeros(32, 255, 3, 3)
+    seg['arg:conv6a_bias'] = torch.zeros(32)
+    seg['arg:linear21_weight'] = torch.zeros(21, 32, 3, 3)
+    seg['arg:linear21_bias'] = torch.zeros(21)
+    conv = convert_state_dict(seg, 'mxnet', name_hint='voc_rna-a1_cls21_s8_ep-0001.params')
+    with pytest.raises(ConversionError, match=r'decode_head.conv.conv.weight: .*\(32, 256, 3, 3\)'):
+        check_converted_shapes(conv.state_dict, conv.meta)
+    seg['arg:conv6a_weight'] = torch.zeros(32, 256, 3, 3)
+    conv = convert_state_dict(seg, 'mxnet', name_hint='voc_rna-a1_cls21_s8_ep-0001.params')
+    check_converted_shapes(conv.state_dict, conv.meta)
+
+
+def test_converted_ports_pass_the_shape_check():
+    for ckpt in (port('psa'), port('map'), ade(A_FILE, classes=5)):
+        check_converted_shapes(ckpt['state_dict'], ckpt['meta'])
+
+
+def test_malformed_recorded_arguments_are_one_error():
+    ckpt = ade(A1_FILE)
+    ckpt['meta'] = dict(ckpt['meta'], backbone=dict(ckpt['meta']['backbone'], widen_factor='x'))
+    with pytest.raises(RecordedArgsError, match=r"meta\['backbone'\] is malformed"):
+        check_recorded_args(ckpt, wrn(**ADE_A1))

@@ -1,0 +1,1 @@
+"""Classification heads (need mmpretrain)."""
