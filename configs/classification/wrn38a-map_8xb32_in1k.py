@@ -1,5 +1,5 @@
 # Wider ResNet-38 (Model A layout) as trained on ImageNet-1k by mapillary/inplace_abn (MAP),
-# with MAP's recipe. Source (read with the search tool): mapillary/inplace_abn,
+# with MAP's recipe. Source: mapillary/inplace_abn,
 # scripts/experiments/wider_resnet38_ipabn_lr_256.json + scripts/imagenet/config.py
 # (defaults it overrides) + scripts/imagenet/{utils,transforms}.py + scripts/train_imagenet.py
 # + scripts/models/wider_resnet.py:

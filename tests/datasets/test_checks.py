@@ -115,6 +115,8 @@ def test_tta_wrappers_and_class_sources(voc):
     base = dict(inner, type='BaseSegDataset', metainfo=None)
     cfg.train_dataloader.dataset = dict(type='ConcatDataset', datasets=[voc21, base])
     cfg.model.decode_head.ignore_index = 254
+    cfg.model.decode_head.num_classes = 21  # heads must fit the data (VOC's 21 classes)
+    cfg.val_dataloader.dataset.metainfo = cfg.test_dataloader.dataset.metainfo = None
     add_annotation_checks(cfg)
     steps = cfg.test_dataloader.dataset.pipeline[1]['transforms']
     at = [[t['type'] for t in s] for s in steps].index(['LoadAnnotations'])
@@ -178,3 +180,15 @@ def test_without_the_check_bad_labels_pass_silently(voc, tmp_path):
     for i in range(len(dataset)):
         seen |= set(np.unique(dataset[i]['data_samples'].gt_sem_seg.data.numpy()))
     assert 77 in seen
+
+
+def test_head_classes_must_match_the_data(voc):
+    from wider_mm.engine.config_checks import ConfigError
+
+    add_annotation_checks(_cfg(voc))  # 5 demo classes, 5-class heads: fine
+    with pytest.raises(ConfigError, match=r'model.decode_head.num_classes=3 but .* has 5 '):
+        add_annotation_checks(_cfg(voc, **{'model.decode_head.num_classes': 3}))
+    cfg = _cfg(voc)
+    cfg.model.auxiliary_head = [dict(type='FCNHead', num_classes=5), dict(num_classes=7)]
+    with pytest.raises(ConfigError, match=r'set model.auxiliary_head.1.num_classes=5'):
+        add_annotation_checks(cfg)

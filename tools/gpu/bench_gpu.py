@@ -1,6 +1,6 @@
 """GPU benchmark: Wider ResNet-38 A1 (stride 8) vs ResNet-101-D8, DeepLabV3, with plain torch.
 
-Made for a lent GPU machine that has torch but none of the OpenMMLab packages and no
+For a GPU machine that has torch but none of the OpenMMLab packages and no
 network. The Wider ResNet is the project's own module
 (``wider_mm/models/backbones/wider_resnet.py``, loaded by file path: it needs only torch,
 ``mmengine`` and ``mmcv``'s pure-Python part, carried as wheels, see run_gpu_bench.sh).

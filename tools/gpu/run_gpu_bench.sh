@@ -13,7 +13,7 @@
 # enough for that, mmengine 0.10.7 is pure Python, and the rest of their run-time needs
 # that this image lacks are addict, termcolor, yapf (+ platformdirs). Everything else they
 # import (numpy, pyyaml, rich, opencv-python-headless, matplotlib, packaging, pillow) is in
-# the image. tools/gpu/wheels/ is git-ignored: name it in the device tool's `carry`.
+# the image. tools/gpu/wheels/ is git-ignored: copy it to the GPU machine with the repo.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -34,7 +34,7 @@ if ! "$PY" -c "import mmengine, mmcv.cnn" 2>/dev/null; then
     ls "$WHEELS"/*.whl >/dev/null 2>&1 || {
         echo "run_gpu_bench: no mmengine/mmcv here and no wheels in $WHEELS;" \
              "run 'bash tools/gpu/run_gpu_bench.sh --fetch' on a machine with network" \
-             "and carry tools/gpu/wheels" >&2; exit 1; }
+             "and copy tools/gpu/wheels along with the repo" >&2; exit 1; }
     SITE="$(mktemp -d)"
     "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
         --target "$SITE" "$WHEELS"/*.whl

@@ -63,6 +63,34 @@ def check_args(cfg: Config, dataset: dict) -> Dict[str, Any]:
     return dict(num_classes=num_classes, ignore_index=255 if ignore is None else ignore)
 
 
+def check_num_classes(cfg: Config, loaders: Sequence[str] = LOADERS) -> None:
+    """Every head's ``num_classes`` must equal the number of classes of the data.
+
+    Otherwise training fails at the first batch with a class id out of bounds deep in the
+    loss (more classes in the data), or the metric scores classes the data has not got.
+    """
+    from wider_mm.engine.config_checks import ConfigError
+
+    model = cfg.get('model') or {}
+    model = model.get('module', model) if model.get('type') == 'SegTTAModel' else model
+    heads = []
+    for key in ('decode_head', 'auxiliary_head'):
+        node = model.get(key) or []
+        for i, head in enumerate(node if isinstance(node, (list, tuple)) else [node]):
+            if head.get('num_classes') is not None:
+                where = f'model.{key}' + (f'.{i}' if isinstance(node, (list, tuple)) else '')
+                heads.append((where, head['num_classes']))
+    for loader in loaders:
+        for path, ds in _leaf_datasets((cfg.get(loader) or {}).get('dataset'), f'{loader}.dataset'):
+            n = check_args(cfg, ds)['num_classes']
+            for where, num in heads:
+                if n and num != n:
+                    raise ConfigError(
+                        f'{where}.num_classes={num} but the data of {path} has {n} classes; '
+                        f'set {where}.num_classes={n} (or the dataset metainfo classes)'
+                    )
+
+
 def _insert(pipeline: List[Any], check: dict) -> int:
     """Insert ``check`` after each LoadAnnotations of ``pipeline`` (in place); return how many.
 
@@ -102,6 +130,7 @@ def add_annotation_checks(cfg: Config, loaders: Sequence[str] = LOADERS) -> List
     """
     if cfg.get('default_scope') != 'mmseg':
         return []
+    check_num_classes(cfg, loaders)
     if not cfg.get('check_annotations', True):
         return ['annotation checks off (check_annotations=False): label maps are not checked']
     notes = []
