@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # PSA's weakly-supervised pipeline on the demo data, in one command (docs/cam.md):
 #  1. the demo data set in data/demo (tools/make_demo_data.py; image labels in Annotations/)
-#  2. train the multi-label CAM classifier (1/8-width Wider ResNet-38 A1, output stride 8) on
+#  2. train the multi-label CAM classifier (1/16-width Wider ResNet-38 A1, output stride 8) on
 #     image labels only, with mmpretrain's VOC dataset, through tools/dist_train.sh
 #  3. class activation maps of the train and val images (tools/dist_cam.sh: scales 1, 0.5,
 #     1.5, 2 + flip) and their mIoU against the segmentation ground truth (threshold sweep)
@@ -13,7 +13,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 PY="$ROOT/.venv/bin/python"
 [[ -x "$PY" ]] || PY=python
-CONFIG=configs/demo/wrn38a1-w8-d8-psa_2xb8-300i_demo-voc-128x96.py
+CONFIG=configs/demo/wrn38a1-w16-d8-psa_2xb8-300i_demo-voc-128x96.py
 DATA=${DEMO_DATA:-data/demo}
 WORK=${DEMO_WORK_DIR:-work_dirs/cam_demo_$(date +%Y%m%d_%H%M%S)}
 PROCS=${DEMO_PROCS:-$("$PY" -c 'import torch; n = torch.cuda.device_count(); print(min(n, 2) or 2)')}

@@ -24,7 +24,7 @@ from wider_mm import WiderResNet
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / 'configs/classification/psa/wrn38a1-d8-psa_1xb16-15e_voc12aug-448x448.py'
-DEMO = ROOT / 'configs/demo/wrn38a1-w8-d8-psa_2xb8-300i_demo-voc-128x96.py'
+DEMO = ROOT / 'configs/demo/wrn38a1-w16-d8-psa_2xb8-300i_demo-voc-128x96.py'
 CLASSES = ('aeroplane', 'bird', 'car', 'person')
 SMALL = 1 / 16
 

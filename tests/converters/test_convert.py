@@ -310,15 +310,19 @@ def test_num_batches_tracked_are_produced():
 
 def test_leftover_keys_fail_listing_them_unless_dropped():
     _, state, _ = port_case('psa')
-    state['fc8.weight'] = torch.zeros(20, 256, 1, 1)
-    state['aff.f9.weight'] = torch.zeros(3)
+    state['f8_3.weight'] = torch.zeros(4, 32, 1, 1)  # PSA's AffinityNet layers: no model here
+    state['f9.weight'] = torch.zeros(28, 56, 1, 1)
     with pytest.raises(ConversionError, match='left over') as e:
         convert_state_dict(state, 'psa')
-    assert e.value.leftover == ['fc8.weight', 'aff.f9.weight']
-    assert 'fc8.weight' in str(e.value) and '--drop' in str(e.value)
+    assert e.value.leftover == ['f8_3.weight', 'f9.weight']
+    assert 'f8_3.weight' in str(e.value) and '--drop' in str(e.value)
     assert '\n' not in str(e.value)  # one line
-    conv = convert_state_dict(state, 'psa', drop=[r'^fc8\.', r'^aff\.'])
-    assert conv.dropped == ['fc8.weight', 'aff.f9.weight']
+    conv = convert_state_dict(state, 'psa', drop=[r'^f8_', r'^f9\.'])
+    assert conv.dropped == ['f8_3.weight', 'f9.weight']
+    # PSA's classifier fc8 is converted (configs/classification/psa), or dropped on request
+    state = dict(port_case('psa')[1], **{'fc8.weight': torch.zeros(20, 256, 1, 1)})
+    assert convert_state_dict(state, 'psa').state_dict['head.fc.weight'].shape == (20, 256)
+    assert convert_state_dict(state, 'psa', drop=[r'^fc8\.']).meta['task'] == 'backbone'
 
 
 def test_missing_and_unexpected_keys():

@@ -22,11 +22,14 @@ from wrn_ports import (
     PortWiderResNet,
     PsaNet,
     max_rel_err,
+    port_to_ade,
+    psa_to_ade,
     randomize,
     to_ade,
     wrap_torch,
 )
 
+from wider_mm.converters import convert_state_dict
 from wider_mm.models.backbones.wider_resnet import WiderResNet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,6 +111,109 @@ def test_acceptance_full_width(case, tmp_path):
     assert rel_err < 1e-4
 
 
+def _broadcast(state: dict) -> dict:
+    """Meta tensors as real ones of their shapes, each one number broadcast (stride 0): a
+    full-width checkpoint of a few kB."""
+    if 'state_dict' in state:
+        return dict(state, state_dict=_broadcast(state['state_dict']))
+    return {k: torch.zeros((), dtype=v.dtype).expand(v.shape) for k, v in state.items()}
+
+
+def _shapes(state: dict) -> dict:
+    return {k: tuple(v.shape) for k, v in state.items()}
+
+
+def _converted_shapes(src: str, state: dict, name: str, tmp_path) -> dict:
+    """{key: shape} of the conversion: torch files through the CLI, MXNet ones (which
+    would be written in full) through the same engine, named as released."""
+    if src == 'mxnet':
+        return _shapes(convert_state_dict(state, 'mxnet', name_hint=name).state_dict)
+    torch.save(state, tmp_path / name)
+    assert wrn2mm.main([str(tmp_path / name), str(tmp_path / 'mm.pth'), '--src', src]) == 0
+    return _shapes(torch.load(tmp_path / 'mm.pth', weights_only=True)['state_dict'])
+
+
+def _ade_voc_a1() -> dict:
+    """PSA's A1 weights with ADE's VOC head (conv6a 4096 -> 512, linear21) in ADE names."""
+    params = psa_to_ade(PsaNet().state_dict())
+    params['arg:conv6a_weight'] = torch.empty(512, 4096, 3, 3)
+    params['arg:conv6a_bias'] = torch.empty(512)
+    params['arg:linear21_weight'] = torch.empty(21, 512, 3, 3)
+    params['arg:linear21_bias'] = torch.empty(21)
+    return params
+
+
+_CLS1000 = dict(
+    type='ImageClassifier',
+    backbone=dict(type='WiderResNet', depth=38, variant='a'),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(type='LinearClsHead', num_classes=1000, in_channels=4096),
+)
+#: Full-width cases with a head: (source, checkpoint, file name, scope, model config).
+FULL_WIDTH_HEADS = {
+    'nvidia-a-cls1000': (
+        'nvidia',
+        lambda: wrap_torch(PortWiderResNet(classes=1000), True),
+        'nv.pth',
+        'mmpretrain',
+        _CLS1000,
+    ),
+    'mapillary-a-cls1000': (
+        'mapillary',
+        lambda: wrap_torch(PortWiderResNet(classes=1000, norm_act=InPlaceABNRef), True),
+        'map.pth',
+        'mmpretrain',
+        _CLS1000,
+    ),
+    'mxnet-a-cls1000': (
+        'mxnet',
+        lambda: port_to_ade(PortWiderResNet(classes=1000, pool_padding=0).state_dict()),
+        'ilsvrc-cls_rna-a_cls1000_ep-0001.params',
+        'mmpretrain',
+        _CLS1000,
+    ),
+    'mxnet-a1-voc21': (
+        'mxnet',
+        _ade_voc_a1,
+        'voc_rna-a1_cls21_s8_ep-0001.params',
+        'mmseg',
+        dict(
+            type='EncoderDecoder',
+            backbone=dict(type='WiderResNet', depth=38, variant='a1', output_stride=8),
+            decode_head=dict(
+                type='WiderHead', in_channels=4096, channels=512, num_classes=21, norm_cfg=None
+            ),
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize('case', list(ACCEPTANCE))
+def test_full_width_keys_and_shapes(case, tmp_path):
+    """Always on (the full-width acceptance above is opt-in): the converted full-width
+    checkpoint has exactly the keys and shapes of the full-width WiderResNet (on the meta
+    device: no memory)."""
+    src, make, dp, args = ACCEPTANCE[case]
+    with torch.device('meta'):
+        state = wrap_torch(make(1), dp)
+        want = _shapes(WiderResNet(**args).state_dict())
+    got = _converted_shapes(src, _broadcast(state), f'{case}.pth', tmp_path)
+    assert got == want and want['block7.unit1.conv3.weight'] == (4096, 2048, 1, 1)
+
+
+@pytest.mark.parametrize('case', list(FULL_WIDTH_HEADS))
+def test_full_width_keys_and_shapes_with_heads(case, tmp_path):
+    """The same with the classifier or the segmentation head, against the mmpretrain /
+    mmseg model built from an explicit config."""
+    from mmengine.registry import MODELS
+
+    src, make, name, scope, cfg = FULL_WIDTH_HEADS[case]
+    with torch.device('meta'):
+        state = make()
+        want = _shapes(MODELS.build(dict(cfg, _scope_=scope)).state_dict())
+    assert _converted_shapes(src, _broadcast(state), name, tmp_path) == want
+
+
 def test_auto_detection_says_what_it_found(tmp_path, capsys):
     ref = randomize(PortWiderResNet(div=16, classes=5), 1)
     torch.save(wrap_torch(ref, True), tmp_path / 'nv.pth')
@@ -154,14 +260,14 @@ def test_refuses_to_overwrite_without_force(tmp_path, capsys):
 
 def test_left_over_keys_fail_listing_them(tmp_path, capsys):
     sd = randomize(PsaNet(div=16)).state_dict()
-    sd['fc8.weight'] = torch.zeros(20, 256, 1, 1)
-    torch.save(sd, tmp_path / 'psa_cls.pth')
+    sd['f9.weight'] = torch.zeros(28, 56, 1, 1)  # PSA's AffinityNet: no model here
+    torch.save(sd, tmp_path / 'psa_aff.pth')
     dst = tmp_path / 'out.pth'
-    assert wrn2mm.main([str(tmp_path / 'psa_cls.pth'), str(dst), '--src', 'psa']) == 2
+    assert wrn2mm.main([str(tmp_path / 'psa_aff.pth'), str(dst), '--src', 'psa']) == 2
     err = capsys.readouterr().err
-    assert 'left over' in err and 'fc8.weight' in err and not dst.exists()
+    assert 'left over' in err and 'f9.weight' in err and not dst.exists()
     assert (
-        wrn2mm.main([str(tmp_path / 'psa_cls.pth'), str(dst), '--src', 'psa', '--drop', r'^fc8\.'])
+        wrn2mm.main([str(tmp_path / 'psa_aff.pth'), str(dst), '--src', 'psa', '--drop', r'^f9\.'])
         == 0
     )
     assert '1 dropped on request' in capsys.readouterr().out

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from PIL import Image
 
-from wider_mm.converters import convert_file
 from wider_mm.engine.cam import CAMSettings, build_model, build_split, multiscale_cam
+from wider_mm.zoo.convert import convert_release
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'converters'))
 from wrn_ports import PsaNet, randomize  # noqa: E402
@@ -84,7 +84,15 @@ def psa_checkpoint(tmp_path_factory):
     fc8 = (fc8 - (fc8 @ mean)[:, None] * mean / mean.dot(mean))[:, :, None, None]
     state = dict(net.state_dict(), **{'fc8.weight': fc8})
     torch.save(state, tmp / 'res38_cls.pth')
-    convert_file(str(tmp / 'res38_cls.pth'), str(tmp / 'psa_cls.pth'), 'psa')
+    # as tools/model_converters/wrn2mm.py does: the registry knows the file by its name
+    conv, ident = convert_release(str(tmp / 'res38_cls.pth'), str(tmp / 'psa_cls.pth'))
+    assert ident.entry.name == 'res38_cls.pth' and conv.meta['task'] == 'classification'
+    assert conv.meta['head'] == dict(
+        type='MultiLabelCAMHead', bias=False, in_channels=4096 // DIV, num_classes=20
+    )
+    assert 'head.fc.bias' not in conv.state_dict
+    assert conv.meta['zoo_model'] == CONFIG.stem
+    assert conv.meta['dataset_meta']['classes'][:2] == ['aeroplane', 'bicycle']
     return net, fc8, str(tmp / 'psa_cls.pth')
 
 

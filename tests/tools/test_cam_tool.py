@@ -22,7 +22,7 @@ from mmengine.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / 'tools'
-DEMO = ROOT / 'configs/demo/wrn38a1-w8-d8-psa_2xb8-300i_demo-voc-128x96.py'
+DEMO = ROOT / 'configs/demo/wrn38a1-w16-d8-psa_2xb8-300i_demo-voc-128x96.py'
 SMALL = ['model.backbone.widen_factor=0.0625', 'model.head.in_channels=256']
 
 

@@ -10,7 +10,7 @@ Examples::
     python tools/model_converters/wrn2mm.py ilsvrc-cls_rna-a1_cls1000_ep-0001.params \
         checkpoints/wrn38a1_in1k.pth
     python tools/model_converters/wrn2mm.py wider_resnet38.pth.tar wrn38a2_nv.pth --src nvidia
-    python tools/model_converters/wrn2mm.py res38_cls.pth psa.pth --src psa --drop '^fc8\\.'
+    python tools/model_converters/wrn2mm.py res38_cls.pth psa_cls.pth --src psa  # fc8 -> head.fc
 """
 
 from __future__ import annotations

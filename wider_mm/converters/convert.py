@@ -311,6 +311,8 @@ def convert_state_dict(
             raise ConversionError(f'{key}: expected floating-point values, got {tensor.dtype}')
         if source.inplace_abn and _GAMMA.fullmatch(target):
             tensor = tensor.abs() + abn_eps
+        if target == 'head.fc.weight' and tensor.dim() == 4 and tensor.shape[2:] == (1, 1):
+            tensor = tensor.flatten(1)  # a 1x1 conv on pooled features is a linear layer
         if target.startswith(('head.', 'decode_head.')):
             head_keys.add(target)
         out[target] = tensor
@@ -324,6 +326,8 @@ def convert_state_dict(
     task = ('segmentation' if seg else 'classification') if head_keys else 'backbone'
     units, convs = _structure(out)
     want = expected_keys(units, convs, task)
+    if task == 'classification' and not source.head.get('bias', True):
+        want.remove('head.fc.bias')
     added = [k for k in want if k.endswith('num_batches_tracked') and k not in out]
     for k in added:
         out[k] = torch.zeros((), dtype=torch.int64)
@@ -437,9 +441,7 @@ def _meta(
         meta['guessed'] = guessed
     if task == 'classification':
         w = out['head.fc.weight']
-        meta['head'] = dict(
-            type='LinearClsHead', in_channels=int(w.shape[1]), num_classes=int(w.shape[0])
-        )
+        meta['head'] = dict(source.head, in_channels=int(w.shape[1]), num_classes=int(w.shape[0]))
         meta['num_classes'] = int(w.shape[0])
     elif task == 'segmentation':
         conv, cls = out['decode_head.conv.conv.weight'], out['decode_head.conv_seg.weight']

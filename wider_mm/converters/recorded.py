@@ -185,9 +185,11 @@ def model_shapes(meta: Mapping[str, Any]) -> Dict[str, Tuple[int, ...]]:
             shapes = {prefix + k: tuple(v.shape) for k, v in backbone.state_dict().items()}
             channels = backbone.out_channels[-1]
             if meta['task'] == 'classification':
-                from mmpretrain.models.heads import LinearClsHead
+                from mmpretrain.registry import MODELS
 
-                head = LinearClsHead(num_classes=meta['head']['num_classes'], in_channels=channels)
+                from ..models.heads import cam_head  # noqa: F401  (PSA's head, registered)
+
+                head = MODELS.build(dict(meta['head'], in_channels=channels))
                 shapes.update((f'head.{k}', tuple(v.shape)) for k, v in head.state_dict().items())
             elif meta['task'] == 'segmentation':
                 from ..models.decode_heads.wider_head import WiderHead

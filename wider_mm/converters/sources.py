@@ -52,6 +52,8 @@ class Source:
         variant_guess: Why the recorded variant is a guess when ``--variant`` is not
             given ('' if the family has one variant): weights of Model A, A1 and A2
             have the same shapes, so only a name or the user can tell them apart.
+        head: The mmpretrain head a classifier of this family becomes (``head.fc`` holds
+            its weights); ``bias=False``: the classifier has none.
     """
 
     name: str
@@ -65,6 +67,7 @@ class Source:
     backbone: Mapping[str, object] = field(default_factory=dict)
     notes: Tuple[str, ...] = ()
     variant_guess: str = ''
+    head: Mapping[str, object] = field(default_factory=lambda: dict(type='LinearClsHead'))
 
 
 def _unit_letter(u: Optional[str]) -> int:
@@ -158,6 +161,8 @@ PSA = Source(
             shortcut='conv_branch1',
             norm_out='bn7',
         ),
+        # resnet38_cls: the 20-class VOC classifier, a bias-free 1x1 conv on pooled features
+        (r'fc8\.weight', 'head.fc.weight'),
     ),
     unit_index=_unit_suffix,
     strip=('module.',),
@@ -171,7 +176,10 @@ PSA = Source(
     ),
     notes=(
         "PSA's BatchNorm has PyTorch's default epsilon 1e-5 (the MXNet original: " '1.001e-5).',
+        "PSA's classifier fc8 (res38_cls.pth) becomes head.fc of configs/classification/psa/ "
+        '(tools/cam.py computes its class activation maps).',
     ),
+    head=dict(type='MultiLabelCAMHead', bias=False),
 )
 
 #: PSA names its convs by branch, like MXNet; the engine turns them into conv indices.

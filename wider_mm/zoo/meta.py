@@ -24,6 +24,7 @@ DATASETS: Dict[str, tuple] = {
     'cityscapes': ('mmseg', 'CityscapesDataset'),
     'ade20k': ('mmseg', 'ADE20KDataset'),
     'imagenet': ('mmpretrain', 'ImageNet'),
+    'voc-cls': ('mmpretrain', 'VOC'),  # VOC's 20 object classes, multi-label (PSA's fc8)
 }
 
 

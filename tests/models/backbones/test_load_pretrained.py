@@ -67,6 +67,8 @@ def test_missing_or_unexpected_keys_alone_fail_and_are_listed(tmp_path, src, dro
     assert 'does not match WiderResNet' in msg
     assert f'{drop} missing keys' in msg and f'{extra} unexpected keys' in msg
     assert 'released Wider ResNet checkpoint (MXNet, PSA, MAP, NVIDIA)' in msg
+    assert 'convert it first with tools/model_converters/wrn2mm.py; check depth' in msg
+    assert e.value.args[0].endswith('check depth/variant/prefix otherwise.')
     listed = str(names[:8])[:-1] + (', ...]' if drop > 8 else ']')
     assert f'missing keys {listed}' in msg
 
@@ -103,4 +105,11 @@ def test_pretrained_init_cfg_as_a_list(tmp_path, src, monkeypatch):
     model = WiderResNet(init_cfg=init_cfg, **SMALL)
     model.init_weights()
     _assert_loaded(model, src)
-    assert seen == ['cpu']
+    assert seen == ['cpu'] and model.is_init  # (a parent's init_weights leaves it alone)
+
+    def to_cpu(storage, location):
+        return storage
+
+    init_cfg[-1]['map_location'] = to_cpu
+    WiderResNet(init_cfg=init_cfg, **SMALL).init_weights()
+    assert seen[-1] is to_cpu

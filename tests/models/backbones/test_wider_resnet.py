@@ -178,6 +178,7 @@ def test_with_cp_same_outputs_and_grads(monkeypatch):
 
     def counting(function, *args, **kwargs):
         checkpointed.append(function.__self__)  # the unit whose _forward is checkpointed
+        assert kwargs.get('use_reentrant') is False  # (reentrant: no grads to the params)
         return original(function, *args, **kwargs)
 
     monkeypatch.setattr(torch.utils.checkpoint, 'checkpoint', counting)
@@ -265,3 +266,30 @@ def test_pretrained_init_cfg_strict(tmp_path):
     )
     with pytest.raises(KeyError, match=r"1 missing keys \['stem.weight'\].*1 unexpected"):
         m.init_weights()
+
+
+def test_dropout_runs_once_right_before_the_last_conv():
+    m = WiderResNet(drop_rates=(0.3, 0.5), **SMALL).train()
+    seen = {}
+    for name in ('block6', 'block7'):
+        unit = getattr(m, name).unit1
+        calls = seen[name] = []
+        unit.dropout.register_forward_hook(lambda mod, args, out, calls=calls: calls.append(out))
+        unit.conv3.register_forward_pre_hook(
+            lambda mod, args, calls=calls: calls.append(('conv3', args[0]))
+        )
+    m(torch.randn(2, 3, 32, 32))
+    for name, calls in seen.items():
+        assert len(calls) == 2, name  # one dropout, then the last (1x1) conv
+        dropped, (tag, conv_in) = calls
+        assert tag == 'conv3' and conv_in is dropped
+        assert (dropped == 0).any()  # it dropped something
+
+
+def test_forward_stops_at_the_last_requested_block():
+    m = WiderResNet(depth=16, out_indices=(1, 2), **SMALL).eval()
+    ran = []
+    for name in m.block_names:
+        getattr(m, name).register_forward_hook(lambda mod, a, o, name=name: ran.append(name))
+    m(torch.randn(1, 3, 16, 16))
+    assert ran == ['stem', 'block2', 'block3']

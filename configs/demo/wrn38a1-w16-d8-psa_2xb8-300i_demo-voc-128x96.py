@@ -1,22 +1,24 @@
-"""Demo: PSA's CAM classifier at 1/8 width on the synthetic VOC-layout demo data.
+"""Demo: PSA's CAM classifier at 1/16 width on the synthetic VOC-layout demo data.
 
-The recipe of ``configs/classification/psa/wrn38a1-d8-psa_1xb16-15e_voc12aug-448x448.py`` (Wider
-ResNet-38 A1 at output stride 8, dropout + bias-free multi-label head, mmpretrain's ``VOC``
-dataset and metrics, ``cam_cfg`` for ``tools/cam.py``) scaled down for a CPU: widths x 1/8,
+The recipe of ``configs/classification/psa/wrn38a1-d8-psa_1xb16-15e_voc12aug-448x448.py``
+(Wider ResNet-38 A1 at output stride 8, bias-free multi-label head, mmpretrain's ``VOC``
+dataset and metrics, ``cam_cfg`` for ``tools/cam.py``) scaled down for a CPU: widths x 1/16,
 the demo's 128x96 images, two processes x 8 images ("2xb8"), 300 iterations
 (``bash tools/cam_demo.sh``, docs/cam.md). The demo scenes have four object classes.
 
-What the demo must change because it trains from scratch (no ImageNet weights): PSA freezes
-every BatchNorm and the stem + B2 of a pre-trained trunk; a random trunk needs its BN
-trained (``norm_eval=False``, ``requires_grad=True``) and nothing frozen, momentum 0.9 and
-a short warm-up. Everything else is the recipe's.
+What the demo changes because it trains from scratch (no ImageNet weights): PSA freezes
+every BatchNorm and the stem + B2 of a pre-trained trunk, and gives the new classifier 10x
+the lr; a random trunk needs its BN trained (``norm_eval=False``, ``requires_grad=True``),
+nothing frozen, one lr for all (the 10x classifier lr and dropout slowed learning from
+scratch: mAP 81 vs 83 after 100 iterations), momentum 0.9 and a short warm-up. Everything
+else is the recipe's.
 """
 
 _base_ = ['../classification/psa/wrn38a1-d8-psa_1xb16-15e_voc12aug-448x448.py']
 
 data_root = 'data/demo/VOCdevkit/VOC2012'
 classes = ('aeroplane', 'bird', 'car', 'person')
-widen_factor = 1 / 8
+widen_factor = 1 / 16
 crop_size = 96
 
 model = dict(
@@ -31,7 +33,7 @@ model = dict(
     head=dict(
         in_channels=int(4096 * widen_factor),
         num_classes=len(classes),
-        dropout=0.2,
+        dropout=0.0,
         loss=dict(loss_weight=1 / len(classes)),
     ),
 )
@@ -75,7 +77,10 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 max_iters = 300
-optim_wrapper = dict(optimizer=dict(lr=0.05, momentum=0.9))
+optim_wrapper = dict(
+    optimizer=dict(lr=0.1, momentum=0.9),
+    paramwise_cfg=dict(custom_keys={'head.fc': dict(lr_mult=1.0)}),
+)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=30),
     dict(type='PolyLR', eta_min=0.0, power=0.9, by_epoch=False, begin=30, end=max_iters),
