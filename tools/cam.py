@@ -57,6 +57,13 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[dict]:
     args = parse_args(argv)
     if not os.path.isfile(args.checkpoint):
         raise SystemExit(f'cam.py: checkpoint {args.checkpoint} does not exist')
+    # every process checks before the process group starts (a rendezvous of all of them),
+    # so no process can see files another one has just written
+    if os.path.isdir(args.out_dir) and os.listdir(args.out_dir):
+        raise SystemExit(
+            f'cam.py: --out-dir {args.out_dir} is not empty; remove it or pass another folder '
+            "(the CAMs and scores must be this run's only)"
+        )
     try:
         cfg = load_config(args.config, args.cfg_options, args.launcher)
         settings = CAMSettings.from_config(

@@ -51,23 +51,4 @@ say "4/4 curves and leaderboard"
 "$PY" tools/leaderboard.py "$WORK" --out-dir "$WORK/leaderboard" > "$WORK/leaderboard.log"
 total_s=$(( $(date +%s) - start ))
 
-"$PY" - "$WORK" "$train_s" "$total_s" "$PROCS" <<'PYEOF'
-import glob, json, os.path as osp, sys
-work, train_s, total_s, procs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-recs = sorted((json.load(open(f)) for f in glob.glob(osp.join(work, '*', 'metrics.json'))),
-              key=lambda r: r['timestamp'])
-single = [r for r in recs if not r['protocol']['tta']][-1]
-tta = [r for r in recs if r['protocol']['tta']][-1]
-print('\n' + '=' * 72)
-print(f'demo done in {total_s} s (data + training: {train_s} s, {procs} processes)')
-print(f"validation mIoU {single['metrics']['mIoU']:.2f} (single scale), "
-      f"{tta['metrics']['mIoU']:.2f} (multi-scale + flip); aAcc {single['metrics']['aAcc']:.2f}")
-print('per-class IoU: ' + ', '.join(f'{c} {v}' for c, v in single['per_class']['IoU'].items()))
-print(f'work dir      : {work}')
-print(f"checkpoint    : {single['checkpoint']}")
-print(f"metrics (JSON): {osp.join(work, single['timestamp'], 'metrics.json')}")
-print(f"predictions   : {single.get('show_dir')}")
-print(f"curves        : {osp.join(work, 'curves.png')}")
-print(f"leaderboard   : {osp.join(work, 'leaderboard', 'leaderboard.md')} (.csv, .png)")
-print('=' * 72)
-PYEOF
+"$PY" -m wider_mm.evaluation.record "$WORK" --train-s "$train_s" --total-s "$total_s" --procs "$PROCS"

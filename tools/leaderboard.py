@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import glob
 import json
 import os
 import os.path as osp
@@ -28,6 +27,7 @@ from fractions import Fraction
 from typing import Any, Dict, List, Optional, Sequence
 
 from wider_mm.evaluation.published import DATASET_KEYS, find_published
+from wider_mm.evaluation.record import latest_per_protocol, read_records
 from wider_mm.zoo import model_for_config
 
 #: Number of classes of the official benchmarks (published numbers are for these).
@@ -56,35 +56,7 @@ COLUMNS = [
 
 def load_records(paths: Sequence[str]) -> List[Dict[str, Any]]:
     """Records of ``paths`` (work dirs or metrics.json files), latest per protocol."""
-    found = []
-    for path in paths:
-        files = (
-            [path]
-            if osp.isfile(path)
-            else sorted(
-                glob.glob(osp.join(path, '*', 'metrics.json'))
-                + glob.glob(osp.join(path, 'metrics.json'))
-            )
-        )
-        if not files:
-            raise FileNotFoundError(
-                f'{path}: no metrics.json; run tools/test.py CONFIG CHECKPOINT --work-dir '
-                f'{path} first'
-            )
-        for f in files:
-            with open(f) as fh:
-                rec = json.load(fh)
-            if not rec.get('metrics'):
-                continue  # --format-only runs score nothing
-            rec['_run'] = osp.basename(
-                osp.normpath(path if osp.isdir(path) else osp.dirname(osp.dirname(f)))
-            )
-            found.append(rec)
-    latest: Dict[str, Dict[str, Any]] = {}
-    for rec in sorted(found, key=lambda r: r.get('timestamp', '')):
-        key = json.dumps([rec['_run'], rec.get('checkpoint'), rec.get('protocol')], sort_keys=True)
-        latest[key] = rec
-    return list(latest.values())
+    return latest_per_protocol(read_records(paths))
 
 
 def _model_name(model: Dict[str, Any]) -> str:

@@ -34,12 +34,11 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import os
 import os.path as osp
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import DictAction
 
 from wider_mm.engine.checkpoint import CheckpointError
 from wider_mm.engine.launch import (
@@ -55,6 +54,20 @@ from wider_mm.engine.launch import (
     set_work_dir,
 )
 from wider_mm.engine.outputs import OutputExistsError, check_test_outputs
+from wider_mm.engine.test_setup import (
+    enable_tta,
+    enable_visualization,
+    fail,
+    setup_format_only,
+    use_classwise_iou,
+)
+from wider_mm.evaluation.record import (
+    describe_model,
+    describe_protocol,
+    jsonable,
+    rounded,
+    write_record,
+)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -110,159 +123,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-# ----------------------------------------------------------------------------- config edits
-def _fail(msg: str) -> None:
-    raise SystemExit(f'test.py: {msg}')
-
-
-def enable_visualization(cfg: Config, args: argparse.Namespace, scope: str) -> Optional[str]:
-    """Turn on the visualization hook; return the folder the images go to (if any)."""
-    hooks = cfg.get('default_hooks') or {}
-    if 'visualization' not in hooks:
-        hook = 'SegVisualizationHook' if scope == 'mmseg' else 'VisualizationHook'
-        _fail(
-            f"--show/--show-dir need default_hooks.visualization=dict(type='{hook}') in "
-            "the config (the libraries' default runtimes have it)"
-        )
-    vis = hooks['visualization']
-    vis['interval'] = args.show_interval
-    show_dir = args.show_dir
-    if show_dir and not osp.isabs(show_dir):
-        show_dir = osp.join(cfg.work_dir, show_dir)
-    if scope == 'mmseg':
-        vis['draw'] = True
-        if args.show:
-            vis['show'], vis['wait_time'] = True, args.wait_time
-        if show_dir:
-            cfg.visualizer['save_dir'] = show_dir
-            return osp.join(show_dir, 'vis_data', 'vis_image')
-    else:
-        vis['enable'] = True
-        vis['show'], vis['wait_time'] = args.show, args.wait_time
-        if show_dir:
-            vis['out_dir'] = show_dir
-            return show_dir
-    return None
-
-
-def enable_tta(cfg: Config) -> None:
-    """Swap in the config's TTA model and pipeline (as mmseg's test.py does)."""
-    missing = [k for k in ('tta_model', 'tta_pipeline') if not cfg.get(k)]
-    if missing:
-        _fail(
-            f'--tta: the config defines no {" / ".join(missing)}. Add '
-            "tta_model=dict(type='SegTTAModel') and a tta_pipeline (scales x flip; see "
-            "mmseg's _base_/datasets/*.py), or drop --tta."
-        )
-    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-    cfg.tta_model.module = cfg.model
-    cfg.model = cfg.tta_model
-
-
-def drop_annotation_loading(pipeline: List[Any]) -> List[Any]:
-    """The pipeline without ``LoadAnnotations`` and its ``CheckSegAnnotation`` (also inside
-    ``TestTimeAug``)."""
-    out = []
-    for t in pipeline:
-        if isinstance(t, dict) and t.get('type') in ('LoadAnnotations', 'CheckSegAnnotation'):
-            continue
-        if isinstance(t, dict) and t.get('type') == 'TestTimeAug':
-            t = ConfigDict(t)
-            t['transforms'] = [drop_annotation_loading(step) for step in t['transforms']]
-            t['transforms'] = [step for step in t['transforms'] if step]
-        out.append(t)
-    return out
-
-
-def setup_format_only(cfg: Config, out_dir: str) -> str:
-    """Configure the server-format writer for the test data set; return its kind."""
-    if osp.isdir(out_dir) and os.listdir(out_dir):
-        _fail(
-            f'--format-only: {out_dir} is not empty; remove it or pass another --out DIR '
-            "(the archive must hold this run's files only)"
-        )
-    dataset = cfg.test_dataloader.dataset
-    if 'pipeline' in dataset:
-        dataset.pipeline = drop_annotation_loading(dataset.pipeline)
-    ds_type = str(dataset.get('type', ''))
-    if 'Cityscapes' in ds_type:
-        kind = 'cityscapes'
-        evaluator = dict(
-            type='CityscapesMetric', output_dir=out_dir, format_only=True, keep_results=True
-        )
-    elif ds_type == 'PascalVOCDataset':
-        kind = 'voc'
-        evaluator = dict(type='VOCSubmissionMetric', output_dir=out_dir)
-    else:
-        kind = 'generic'
-        evaluator = dict(type='IoUMetric', output_dir=out_dir, format_only=True)
-    cfg.test_evaluator = evaluator
-    return kind
-
-
-def use_classwise_iou(cfg: Config) -> None:
-    """mmseg's IoUMetric -> wider_mm's ClasswiseIoUMetric (same numbers + per-class JSON)."""
-    ev = cfg.get('test_evaluator')
-    for m in ev if isinstance(ev, (list, tuple)) else [ev]:
-        if isinstance(m, dict) and m.get('type') in ('IoUMetric', 'mmseg.IoUMetric'):
-            m['type'] = 'ClasswiseIoUMetric'
-
-
-def describe_protocol(cfg: Config, tta: bool) -> Dict[str, Any]:
-    """What the leaderboard needs to know about how the numbers were obtained."""
-    model = cfg.model.module if tta else cfg.model
-    test_cfg = dict(model.get('test_cfg') or {})
-    proto: Dict[str, Any] = dict(tta=tta, mode=test_cfg.get('mode', 'whole'))
-    if proto['mode'] == 'slide':
-        proto.update(crop_size=test_cfg.get('crop_size'), stride=test_cfg.get('stride'))
-    if tta:
-        scales, flip = [], False
-        for t in cfg.tta_pipeline:
-            if t.get('type') != 'TestTimeAug':
-                continue
-            for step in t['transforms']:
-                for s in step:
-                    if s.get('type') == 'Resize':
-                        scales.append(s.get('scale_factor', s.get('scale')))
-                    if s.get('type') == 'RandomFlip' and s.get('prob', 0) >= 1:
-                        flip = True
-        proto.update(scales=scales, flip=flip)
-    else:
-        for t in cfg.test_dataloader.dataset.get('pipeline', []):
-            if t.get('type') in ('Resize', 'ResizeEdge', 'CenterCrop'):
-                proto[t['type']] = {k: v for k, v in t.items() if k != 'type'}
-    return proto
-
-
-def describe_model(cfg: Config, tta: bool) -> Dict[str, Any]:
-    model = cfg.model.module if tta else cfg.model
-    backbone = dict(model.get('backbone') or {})
-    keys = ('type', 'depth', 'variant', 'widen_factor', 'output_stride')
-    out = {k: backbone[k] for k in keys if k in backbone}
-    out['segmentor'] = model.get('type')
-    if model.get('decode_head'):
-        out['decode_head'] = model.decode_head.get('type')
-    return out
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if hasattr(x, 'item') and getattr(x, 'ndim', 1) == 0:
-        return x.item()
-    if hasattr(x, 'tolist'):
-        return x.tolist()
-    return x
-
-
 # ----------------------------------------------------------------------------- main
 def main(argv: Optional[Sequence[str]] = None) -> Optional[Dict[str, Any]]:
     """Run the test; return the record written to metrics.json (rank 0; None elsewhere)."""
     args = parse_args(argv)
     if not (osp.isfile(args.checkpoint) or '://' in args.checkpoint):
-        _fail(f'checkpoint {args.checkpoint} does not exist')
+        fail(f'checkpoint {args.checkpoint} does not exist')
     cfg = load_config(args.config, args.cfg_options, args.launcher)
     scope = scope_of(cfg)
     register_scope(scope)
@@ -271,9 +137,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[Dict[str, Any]]:
     cfg.resume = False
 
     if args.out_item == 'metrics' and (not args.out or args.format_only):
-        _fail('--out-item metrics needs --out FILE (.json, .yaml or .pkl) and no --format-only')
+        fail('--out-item metrics needs --out FILE (.json, .yaml or .pkl) and no --format-only')
     if args.format_only and scope != 'mmseg':
-        _fail('--format-only is for segmentation configs (VOC / Cityscapes servers)')
+        fail('--format-only is for segmentation configs (VOC / Cityscapes servers)')
     show_dir = None
     if args.show or args.show_dir:
         show_dir = enable_visualization(cfg, args, scope)
@@ -296,12 +162,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[Dict[str, Any]]:
         out_is_file = scope != 'mmseg' or args.out_item == 'metrics'
         check_test_outputs(cfg.work_dir, args.out, out_is_file, args.show_dir, args.format_only)
     except OutputExistsError as e:
-        _fail(str(e))
+        fail(str(e))
     runner = build_runner(cfg, prepare_runtime(cfg))
     try:  # strictly, whatever load_from_strict says: a misfit would score a random model
         runner.load_checkpoint(args.checkpoint, strict=True)
     except CheckpointError as e:
-        _fail(str(e))
+        fail(str(e))
     check_data_roots(cfg, ('test_dataloader',))
     if scope == 'mmpretrain' and args.out:
         from mmengine.evaluator import DumpResults
@@ -331,10 +197,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[Dict[str, Any]]:
         protocol=protocol,
         world_size=runner.world_size,
         timestamp=runner.timestamp,
-        metrics={
-            k: round(float(v), 4) if isinstance(v, (int, float)) or hasattr(v, 'item') else v
-            for k, v in (metrics or {}).items()
-        },
+        metrics=rounded(metrics),
     )
     meta = runner.test_evaluator.dataset_meta or {}
     if meta.get('classes'):
@@ -368,16 +231,13 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[Dict[str, Any]]:
                 "drawn (mmengine's visualizer saves on the main process); test with one "
                 'process for all overlays'
             )
-    record = _jsonable(record)
+    record = jsonable(record)
     if args.out_item == 'metrics':
         from mmengine.fileio import dump
 
         dump(record['metrics'], args.out)  # the format follows the suffix, as mmpretrain's
         runner.logger.info(f'wider_mm: metrics written to {args.out}')
-    out_json = osp.join(cfg.work_dir, runner.timestamp, 'metrics.json')
-    os.makedirs(osp.dirname(out_json), exist_ok=True)
-    with open(out_json, 'w') as f:
-        json.dump(record, f, indent=2)
+    out_json = write_record(record, osp.join(cfg.work_dir, runner.timestamp))
     runner.logger.info(f'wider_mm: metrics saved to {out_json}')
     if is_distributed():
         del runner  # see close_distributed

@@ -7,8 +7,7 @@ registries and applies the fixes of :mod:`wider_mm.compat`.
 from . import compat
 from .models.backbones.wider_resnet import WiderResNet
 from .registry import missing_libraries, register_all
-
-__version__ = '0.1.0'
+from .version import __version__
 
 compat.apply()
 registered = register_all()

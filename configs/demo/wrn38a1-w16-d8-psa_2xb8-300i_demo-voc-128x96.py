@@ -26,7 +26,9 @@ model = dict(
         widen_factor=widen_factor,
         frozen_stages=-1,
         norm_eval=False,
-        norm_cfg=dict(type='BN', eps=1e-5, requires_grad=True),
+        # trained BN; SyncBN as multi-GPU recipes (tools/train.py reverts it to BN on CPU
+        # and averages the statistics of the processes, so all of them validate alike)
+        norm_cfg=dict(type='SyncBN', eps=1e-5, requires_grad=True),
         drop_rates=(0.0, 0.0),
         init_cfg=None,
     ),

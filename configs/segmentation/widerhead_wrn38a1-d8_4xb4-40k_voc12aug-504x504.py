@@ -6,8 +6,10 @@ _base_ = [
     '../_base_/models/widerhead_wrn38a1-d8.py',
     './_base_/datasets/wider-recipe_voc12aug-504x504.py',
     'mmseg::_base_/default_runtime.py',
-    './_base_/schedules/wider-recipe_schedule_40k.py',
+    'mmseg::_base_/schedules/schedule_40k.py',
+    './_base_/schedules/wider-recipe_schedule.py',
 ]
+optim_wrapper = dict(paramwise_cfg=_base_.wider_paramwise_cfg)  # the authors' bias rule
 crop_size = (504, 504)
 data_preprocessor = dict(size=crop_size)
 model = dict(

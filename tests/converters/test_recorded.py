@@ -16,7 +16,7 @@ from wider_mm.converters import (
     check_recorded_args,
     convert_state_dict,
 )
-from wider_mm.converters.recorded import find_backbone, model_shapes
+from wider_mm.converters.recorded import find_backbone, model_shapes, recorded_args
 from wider_mm.models.backbones.wider_resnet import WiderResNet
 
 DIV = 16
@@ -233,3 +233,104 @@ def test_malformed_recorded_arguments_are_one_error():
     ckpt['meta'] = dict(ckpt['meta'], backbone=dict(ckpt['meta']['backbone'], widen_factor='x'))
     with pytest.raises(RecordedArgsError, match=r"meta\['backbone'\] is malformed"):
         check_recorded_args(ckpt, wrn(**ADE_A1))
+
+
+# ------------------------------------------------------------------ each argument, in full
+def _rec(**backbone):
+    """A checkpoint recording only these arguments (what is absent takes its default)."""
+    return dict(meta=dict(backbone=dict(type='WiderResNet', **backbone)), state_dict={})
+
+
+def _refusal(ckpt, model):
+    with pytest.raises(RecordedArgsError) as e:
+        check_recorded_args(ckpt, model)
+    return str(e.value)
+
+
+def test_the_whole_message():
+    ckpt = CKPTS['map']()  # no file name; the variant was guessed
+    guess = ckpt['meta']['guessed']['variant']
+    msg = _refusal(ckpt, wrn(variant='a1', act_cfg=dict(type='ReLU')))
+    assert msg == (
+        'the checkpoint converted from a converted checkpoint records backbone arguments '
+        "the model does not have: variant: the weights need 'a', the model has 'a1'; set "
+        f"model.backbone.variant='a' in the config (the converter {guess}); act_cfg: the "
+        'weights need '
+        "dict(type='LeakyReLU', negative_slope=0.01), the model has dict(type='ReLU'); set "
+        "model.backbone.act_cfg=dict(type='LeakyReLU', negative_slope=0.01) in the config"
+    )
+    named = CKPTS['ade-a']()  # the source file is named
+    assert _refusal(named, wrn(**dict(ADE_A, pool_padding=1))).startswith(
+        f'the checkpoint converted from {A_FILE} records backbone arguments'
+    )
+
+
+@pytest.mark.parametrize(
+    'record,model,want',
+    [
+        # absent: full width, RGB
+        (dict(depth=38), dict(), 'widen_factor: the weights need 1.0, the model has 0.0625'),
+        (
+            dict(depth=38, widen_factor=1 / DIV),
+            dict(in_channels=4),
+            'in_channels: the weights need 3, the model has 4',
+        ),
+        (
+            dict(depth=38, widen_factor=1 / DIV),
+            dict(depth=20),
+            'depth: the weights need 38, the model has 20',
+        ),
+        (
+            dict(arch=dict(units=[1, 1, 1, 1, 1, 1]), widen_factor=1 / DIV),
+            dict(arch=dict(units=(1, 1, 2, 1, 1, 1))),
+            'arch: the weights need dict(units=[1, 1, 1, 1, 1, 1]), '
+            'the model has dict(units=[1, 1, 2, 1, 1, 1])',
+        ),
+        (
+            dict(depth=38, widen_factor=1 / DIV),
+            dict(arch=dict(units=(1, 1, 2, 1, 1, 1))),
+            'depth: the weights need 38, the model has (1, 1, 2, 1, 1, 1)',
+        ),
+        (
+            dict(depth=38, widen_factor=1 / DIV, act_cfg=dict(type='LeakyReLU')),
+            dict(),
+            "act_cfg: the weights need dict(type='LeakyReLU', negative_slope=0.01), "
+            "the model has dict(type='ReLU')",
+        ),
+    ],
+)
+def test_each_argument_with_both_values(record, model, want):
+    msg = _refusal(_rec(**record), wrn(**model))
+    assert f'{want};' in msg and msg.count('the weights need') == 1
+
+
+@pytest.mark.parametrize(
+    'record,model',
+    [
+        # weights not trained dilated (output stride absent: 32): the convention is free
+        (
+            dict(depth=38, widen_factor=1 / DIV, contract_dilation=True),
+            dict(output_stride=8, contract_dilation=False),
+        ),
+        (dict(arch=dict(stem_channels=64), widen_factor=1 / DIV), dict()),  # no units: free
+        (dict(depth=38, widen_factor=1 / DIV * (1 + 1e-8)), dict()),  # rounding in the record
+        (dict(depth=38, widen_factor=1 / DIV, norm_cfg=dict(eps=1e-5 * (1 + 1e-8))), dict()),
+    ],
+)
+def test_what_is_not_a_difference(record, model):
+    check_recorded_args(_rec(**record), wrn(**model))
+
+
+def test_only_mappings_record_arguments():
+    for ckpt in (None, 'x.pth', ['meta'], {'meta': 'x'}, {'meta': {'backbone': 'x'}}):
+        assert recorded_args(ckpt) is None
+    assert recorded_args(_rec(depth=16)) == dict(type='WiderResNet', depth=16)
+
+
+def test_malformed_message_names_the_error_and_the_record():
+    msg = _refusal(_rec(depth=38, widen_factor='x'), wrn())
+    assert msg.startswith("the checkpoint's meta['backbone'] is malformed (TypeError: ")
+    assert msg.endswith(
+        "): dict(type='WiderResNet', depth=38, widen_factor='x'); convert the released "
+        'file again with wrn2mm.py'
+    )

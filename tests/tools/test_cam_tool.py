@@ -54,7 +54,9 @@ def setup(tmp_path_factory):
     model.init_weights()
     torch.save({'state_dict': model.state_dict()}, tmp / 'cls.pth')
     root = tmp / 'demo/VOCdevkit/VOC2012'
-    return dict(tmp=tmp, ckpt=tmp / 'cls.pth', opts=[*SMALL, f'test_dataloader.dataset.data_root={root}'])
+    return dict(
+        tmp=tmp, ckpt=tmp / 'cls.pth', opts=[*SMALL, f'test_dataloader.dataset.data_root={root}']
+    )
 
 
 def _free_port() -> int:
@@ -128,3 +130,8 @@ def test_bad_input_is_one_line(setup, tmp_path, capsys):
         cam_tool.main([*base, '--cfg-options', *setup['opts'], 'model.head.num_classes=3'])
     with pytest.raises(SystemExit, match='does not exist'):
         cam_tool.main([str(DEMO), str(tmp_path / 'none.pth'), '--out-dir', str(tmp_path)])
+    used = tmp_path / 'used'
+    used.mkdir()
+    (used / 'old.npy').write_bytes(b'')
+    with pytest.raises(SystemExit, match='is not empty'):
+        cam_tool.main([str(DEMO), str(setup['ckpt']), '--out-dir', str(used)])

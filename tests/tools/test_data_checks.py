@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from wider_mm.datasets import SegAnnotationError
+from wider_mm.engine.test_setup import drop_annotation_loading
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = Path(__file__).resolve().parent / 'configs'
@@ -166,6 +167,6 @@ def test_format_only_drops_the_check_with_the_annotation_loading():
     check = dict(type='CheckSegAnnotation', num_classes=5)
     tta = dict(type='TestTimeAug', transforms=[[dict(type='LoadAnnotations')], [check]])
     pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'), check, tta]
-    out = test_tool.drop_annotation_loading(pipeline)
+    out = drop_annotation_loading(pipeline)
     assert out[0] == dict(type='LoadImageFromFile') and len(out) == 2
     assert out[1]['transforms'] == []

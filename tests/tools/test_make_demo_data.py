@@ -59,6 +59,30 @@ def test_voc_layout(demo):
     assert mdd.voc_palette() == voc_palette()
 
 
+def test_voc_image_labels_are_the_classes_of_each_segmentation(demo):
+    """Annotations/*.xml + ImageSets/Main, read by mmpretrain's own VOC dataset."""
+    from mmpretrain.datasets import VOC
+
+    voc = demo / 'VOCdevkit' / 'VOC2012'
+    names = {v: k for k, v in mdd.VOC_DEMO_CLASSES.items()}
+    classes = ('aeroplane', 'bird', 'car', 'person')
+    for split, n in (('train', 6), ('val', 4)):
+        assert (voc / 'ImageSets/Main' / f'{split}.txt').read_text().split() == (
+            voc / 'ImageSets/Segmentation' / f'{split}.txt'
+        ).read_text().split()
+        ds = VOC(data_root=str(voc), split=split, metainfo=dict(classes=classes))
+        assert len(ds) == n
+        for i in range(n):
+            info = ds.get_data_info(i)
+            lab = np.array(
+                Image.open(voc / 'SegmentationClass' / (Path(info['img_path']).stem + '.png'))
+            )
+            want = sorted(classes.index(names[v]) for v in np.unique(lab) if v not in (0, 255))
+            assert sorted(info['gt_label']) == want and want
+    for name in (voc / 'ImageSets/Main/test.txt').read_text().split():
+        assert not (voc / 'Annotations' / f'{name}.xml').exists()  # as the real test split
+
+
 def test_cityscapes_layout_and_label_ids(demo):
     from cityscapesscripts.helpers.labels import id2label
 

@@ -143,6 +143,7 @@ def overlay(img: np.ndarray, cams: np.ndarray, names: Sequence[str]) -> np.ndarr
 # ----------------------------------------------------------------------------- a whole split
 def build_model(cfg: Config, checkpoint: str, device: str = 'cpu') -> torch.nn.Module:
     """The config's classifier with ``checkpoint`` loaded strictly, in eval mode."""
+    from mmengine.model import revert_sync_batchnorm
     from mmpretrain.registry import MODELS
 
     from ..models.backbones.wider_resnet import load_pretrained
@@ -150,7 +151,8 @@ def build_model(cfg: Config, checkpoint: str, device: str = 'cpu') -> torch.nn.M
     model_cfg = cfg.model.copy()
     if 'data_preprocessor' not in model_cfg and cfg.get('data_preprocessor'):
         model_cfg['data_preprocessor'] = cfg.data_preprocessor  # as mmengine's Runner does
-    model = MODELS.build(model_cfg)
+    # SyncBN computes nothing else at test time; BN also runs on CPU (as the Runner does it)
+    model = revert_sync_batchnorm(MODELS.build(model_cfg))
     try:
         load_pretrained(model, checkpoint)
     except RuntimeError as e:  # shape mismatches
@@ -200,12 +202,6 @@ def init_processes(cfg: Config) -> None:
         init_dist(cfg.launcher, **cfg.env_cfg.dist_cfg)
 
 
-def _dist():
-    from mmengine.dist import get_dist_info
-
-    return get_dist_info()
-
-
 def run_cams(
     cfg: Config,
     checkpoint: str,
@@ -228,10 +224,10 @@ def run_cams(
         None on the other ranks.
     """
     import mmcv
-    from mmengine.dist import all_gather_object, all_reduce, barrier
+    from mmengine.dist import all_gather_object, all_reduce, barrier, get_dist_info
     from mmengine.utils import ProgressBar
 
-    rank, world = _dist()
+    rank, world = get_dist_info()
     model = build_model(cfg, checkpoint, device)
     dataset = build_split(cfg, split, settings)
     classes = list(dataset.metainfo['classes'])

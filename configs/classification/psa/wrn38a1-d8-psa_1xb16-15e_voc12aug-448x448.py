@@ -30,8 +30,8 @@
 #
 # Published (PSA README, released res38_cls.pth, CAMs at scales 1, 0.5, 1.5, 2 + flip; PSA's
 # infer_cls.py labels pixels with a background score of 0.2): CAM mIoU 47.7 on VOC 2012
-# train, 47.2 on val (48.0 / 46.8 in the CVPR paper). The released res38_cls.pth converts into a checkpoint of
-# this config (its fc8 becomes head.fc): metafile.yaml, docs/cam.md.
+# train, 47.2 on val (48.0 / 46.8 in the CVPR paper). The released res38_cls.pth converts
+# into a checkpoint of this config (its fc8 becomes head.fc): metafile.yaml, docs/cam.md.
 _base_ = ['mmpretrain::_base_/default_runtime.py']
 custom_imports = dict(imports=['wider_mm'], allow_failed_imports=False)
 
@@ -176,7 +176,13 @@ optim_wrapper = dict(
     ),
 )
 param_scheduler = dict(
-    type='PolyLR', power=0.9, eta_min=0.0, by_epoch=True, begin=0, end=15, convert_to_iter_based=True
+    type='PolyLR',
+    power=0.9,
+    eta_min=0.0,
+    by_epoch=True,
+    begin=0,
+    end=15,
+    convert_to_iter_based=True,
 )
 train_cfg = dict(by_epoch=True, max_epochs=15, val_interval=1)
 val_cfg = dict()
