@@ -21,13 +21,19 @@ def test_registered_in_both_registries():
 
 
 def test_backbone_module_imports_without_mmseg():
-    """The backbone file needs only torch, mmengine and mmcv's pure-Python parts."""
+    """The backbones folder needs only torch, mmengine and mmcv's pure-Python parts.
+
+    Loaded as a package of its own (not as ``wider_mm``), the way it is carried alone.
+    """
     code = (
-        'import sys, importlib.util\n'
-        "for name in ('mmseg', 'mmpretrain', 'mmcv.ops', 'mmcv._ext'):\n"
+        'import os, sys, importlib.util\n'
+        "for name in ('mmseg', 'mmpretrain', 'mmcv.ops', 'mmcv._ext', 'wider_mm'):\n"
         '    sys.modules[name] = None  # any import of these now fails\n'
-        "spec = importlib.util.spec_from_file_location('wrn', sys.argv[1])\n"
-        'mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)\n'
+        'folder = os.path.dirname(sys.argv[1])\n'
+        "spec = importlib.util.spec_from_file_location('wrn', os.path.join(folder, "
+        "'__init__.py'), submodule_search_locations=[folder])\n"
+        "pkg = importlib.util.module_from_spec(spec); sys.modules['wrn'] = pkg\n"
+        'spec.loader.exec_module(pkg); mod = pkg.wider_resnet\n'
         'import torch\n'
         'm = mod.WiderResNet(depth=16, widen_factor=0.0625, output_stride=8).eval()\n'
         'print(tuple(m(torch.rand(1, 3, 32, 32))[0].shape))\n'
