@@ -276,6 +276,11 @@ def test_the_whole_message():
             'in_channels: the weights need 3, the model has 4',
         ),
         (
+            dict(depth=38, widen_factor=1 / DIV, in_channels=4),
+            dict(),
+            'in_channels: the weights need 4, the model has 3',
+        ),
+        (
             dict(depth=38, widen_factor=1 / DIV),
             dict(depth=20),
             'depth: the weights need 38, the model has 20',
@@ -334,3 +339,88 @@ def test_malformed_message_names_the_error_and_the_record():
         "): dict(type='WiderResNet', depth=38, widen_factor='x'); convert the released "
         'file again with wrn2mm.py'
     )
+
+
+def test_shape_messages_in_full():
+    params = dict(_ade_params())
+    params['arg:linear10_weight'] = torch.zeros(10, 4096 // DIV)
+    params['arg:linear10_bias'] = torch.zeros(10)
+    conv = convert_state_dict(params, 'mxnet', name_hint=A1_FILE)
+    desc = "WiderResNet(depth=38, variant='a1', widen_factor=0.0625)"
+    tail = (
+        f'but {desc}, the model its recorded arguments build, needs {{}}{{}}; the checkpoint '
+        'is corrupt, or its layers do not share one width'
+    )
+
+    def refusal(**changed):
+        state = dict(conv.state_dict, **changed)
+        with pytest.raises(ConversionError) as e:
+            check_converted_shapes(state, conv.meta, conv.renamed)
+        return str(e.value)
+
+    assert refusal(
+        **{
+            'backbone.block4.unit2.conv1.weight': torch.zeros(32, 32, 1, 1),
+            'head.fc.weight': torch.zeros(10, 300),
+        }
+    ) == (
+        'backbone.block4.unit2.conv1.weight (from arg:res4b1_branch2a_weight): the '
+        'checkpoint gives shape (32, 32, 1, 1), '
+        + tail.format('(32, 32, 3, 3)', ' (and 1 more tensors)')
+    )
+    assert refusal(**{'head.fc.weight': torch.zeros(10, 300)}) == (
+        'head.fc.weight (from arg:linear10_weight): the checkpoint gives shape (10, 300), '
+        + tail.format('(10, 256)', '')
+    )
+    state = dict(conv.state_dict, extra=torch.zeros(1))
+    del state['backbone.norm_out.bias']
+    with pytest.raises(ConversionError) as e:
+        check_converted_shapes(state, conv.meta)
+    assert str(e.value) == (
+        f"the converted keys do not match {desc}: 1 missing ['backbone.norm_out.bias'], "
+        "1 unexpected ['extra']"
+    )
+
+
+def test_shape_messages_name_the_source_of_a_head_key_and_lone_missing_keys():
+    seg = dict(_ade_params())
+    seg['arg:conv6a_weight'] = torch.zeros(32, 255, 3, 3)
+    seg['arg:conv6a_bias'] = torch.zeros(32)
+    seg['arg:linear21_weight'] = torch.zeros(21, 32, 3, 3)
+    seg['arg:linear21_bias'] = torch.zeros(21)
+    conv = convert_state_dict(seg, 'mxnet', name_hint='voc_rna-a1_cls21_s8_ep-0001.params')
+    with pytest.raises(ConversionError) as e:
+        check_converted_shapes(conv.state_dict, conv.meta, conv.renamed)
+    assert str(e.value).startswith(
+        'decode_head.conv.conv.weight (from arg:conv6a_weight): the checkpoint gives shape '
+        '(32, 255, 3, 3), '
+    )
+    state = dict(port('psa')['state_dict'])
+    del state['stem.weight']
+    with pytest.raises(ConversionError, match=r"1 missing \['stem.weight'\], 0 unexpected \[\]"):
+        check_converted_shapes(state, port('psa')['meta'])
+
+
+def test_model_shapes_without_a_prefix_and_of_arguments_that_build_nothing():
+    meta = dict(backbone=dict(type='WiderResNet', depth=16, widen_factor=1 / DIV), task='backbone')
+    shapes = model_shapes(meta)  # no 'prefix': the backbone's own keys
+    assert shapes == {k: tuple(v.shape) for k, v in wrn(depth=16).state_dict().items()}
+    with pytest.raises(ConversionError) as e:
+        model_shapes(dict(meta, backbone=dict(type='WiderResNet', depth=99)))
+    msg = str(e.value)
+    assert msg.startswith('the recorded arguments WiderResNet(depth=99) do not build a model (')
+    assert 'depth' in msg and msg.endswith('); the checkpoint is corrupt')
+    bad = dict(type='WiderResNet', arch=dict(units=[1]), in_channels=4, norm_cfg=None)
+    with pytest.raises(ConversionError) as e:
+        model_shapes(dict(meta, backbone=bad))
+    assert str(e.value).startswith(
+        'the recorded arguments WiderResNet(arch=dict(units=[1]), in_channels=4) do not'
+    )
+
+
+def test_the_source_key_is_named_without_a_recorded_prefix():
+    conv = convert_state_dict(PsaNet(div=DIV).state_dict(), 'psa')
+    meta = {k: v for k, v in conv.meta.items() if k != 'prefix'}
+    state = dict(conv.state_dict, **{'block4.unit2.conv1.weight': torch.zeros(32, 32, 1, 1)})
+    with pytest.raises(ConversionError, match=r'^block4.unit2.conv1.weight \(from b4_1.conv_'):
+        check_converted_shapes(state, meta, conv.renamed)

@@ -50,7 +50,9 @@ def setup(tmp_path_factory):
     cfg.model.backbone.widen_factor = 1 / 16
     cfg.model.head.in_channels = 256
     torch.manual_seed(0)
-    model = MODELS.build(dict(cfg.model, data_preprocessor=cfg.data_preprocessor))
+    model = MODELS.build(
+        dict(cfg.model, data_preprocessor=cfg.data_preprocessor, _scope_='mmpretrain')
+    )
     model.init_weights()
     torch.save({'state_dict': model.state_dict()}, tmp / 'cls.pth')
     root = tmp / 'demo/VOCdevkit/VOC2012'

@@ -189,7 +189,8 @@ def model_shapes(meta: Mapping[str, Any]) -> Dict[str, Tuple[int, ...]]:
 
                 from ..models.heads import cam_head  # noqa: F401  (PSA's head, registered)
 
-                head = MODELS.build(dict(meta['head'], in_channels=channels))
+                # in mmpretrain's scope whatever the current default scope is (e.g. mmseg)
+                head = MODELS.build(dict(meta['head'], in_channels=channels, _scope_='mmpretrain'))
                 shapes.update((f'head.{k}', tuple(v.shape)) for k, v in head.state_dict().items())
             elif meta['task'] == 'segmentation':
                 from ..models.decode_heads.wider_head import WiderHead

@@ -144,6 +144,7 @@ def overlay(img: np.ndarray, cams: np.ndarray, names: Sequence[str]) -> np.ndarr
 def build_model(cfg: Config, checkpoint: str, device: str = 'cpu') -> torch.nn.Module:
     """The config's classifier with ``checkpoint`` loaded strictly, in eval mode."""
     from mmengine.model import revert_sync_batchnorm
+    from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS
 
     from ..models.backbones.wider_resnet import load_pretrained
@@ -152,7 +153,8 @@ def build_model(cfg: Config, checkpoint: str, device: str = 'cpu') -> torch.nn.M
     if 'data_preprocessor' not in model_cfg and cfg.get('data_preprocessor'):
         model_cfg['data_preprocessor'] = cfg.data_preprocessor  # as mmengine's Runner does
     # SyncBN computes nothing else at test time; BN also runs on CPU (as the Runner does it)
-    model = revert_sync_batchnorm(MODELS.build(model_cfg))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):  # whatever scope is current
+        model = revert_sync_batchnorm(MODELS.build(model_cfg))
     try:
         load_pretrained(model, checkpoint)
     except RuntimeError as e:  # shape mismatches
@@ -165,6 +167,7 @@ def build_model(cfg: Config, checkpoint: str, device: str = 'cpu') -> torch.nn.M
 
 def build_split(cfg: Config, split: str, settings: CAMSettings):
     """The split as mmpretrain's dataset of the config (``VOC``: labels from Annotations)."""
+    from mmengine.registry import DefaultScope
     from mmpretrain.registry import DATASETS
 
     ds_cfg = cfg.test_dataloader.dataset.copy()
@@ -178,7 +181,8 @@ def build_split(cfg: Config, split: str, settings: CAMSettings):
         )
     ds_cfg.update(image_set_path=image_set, pipeline=[], test_mode=False)
     ds_cfg.pop('split', None)
-    return DATASETS.build(ds_cfg)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return DATASETS.build(ds_cfg)
 
 
 def _load_gt(path: str, lut: np.ndarray) -> Optional[np.ndarray]:
