@@ -22,6 +22,17 @@ import pytest
 import torch
 from mmengine.config import Config, DictAction
 
+
+@pytest.fixture(autouse=True)
+def _mmpretrain_scope():
+    """Build in mmpretrain's registries, as a fresh process of these tools does (earlier
+    tests of the session may have left mmseg's scope current)."""
+    from mmengine.registry import DefaultScope
+
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        yield
+
+
 ROOT = Path(__file__).resolve().parents[2]
 VIS_CAM = Path(mmpretrain.__file__).parent / '.mim/tools/visualization/vis_cam.py'
 TINY_CLS = Path(__file__).resolve().parent / 'configs/tiny_cls.py'

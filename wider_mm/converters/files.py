@@ -21,7 +21,7 @@ import os.path as osp
 import pickle
 import tempfile
 import warnings
-from typing import Any, BinaryIO, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, BinaryIO, Callable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -362,17 +362,6 @@ def convert_file(
     return conv
 
 
-def summary(conv: Conversion) -> Dict[str, Any]:
-    """Counts for the CLI's report."""
-    return dict(
-        renamed=len(conv.renamed),
-        dropped=len(conv.dropped),
-        added=len(conv.added),
-        written=len(conv.state_dict),
-        task=conv.meta['task'],
-    )
-
-
 __all__ = [
     'sniff',
     'read_source',
@@ -380,5 +369,4 @@ __all__ = [
     'save_checkpoint',
     'convert_file',
     'sha256',
-    'summary',
 ]

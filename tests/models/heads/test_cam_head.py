@@ -8,6 +8,16 @@ import torch.nn.functional as F
 from wider_mm.models.heads.cam_head import MultiLabelCAMHead, class_activation_maps, model_cams
 
 
+@pytest.fixture(autouse=True)
+def _mmpretrain_scope():
+    """Build in mmpretrain's registries, as a fresh process of these tools does (earlier
+    tests of the session may have left mmseg's scope current)."""
+    from mmengine.registry import DefaultScope
+
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        yield
+
+
 def psa_classifier(x: torch.Tensor, fc8: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     """PSA resnet38_cls.Net.forward after the trunk, with a given Dropout2d channel mask."""
     x = x * keep[:, :, None, None] / 0.5  # Dropout2d(0.5) with this mask
