@@ -3,49 +3,9 @@
 #   tools/dist_train.sh CONFIG GPUS [train.py args...]
 # GPUS is the number of processes on this machine (one per GPU; on a machine without GPUs,
 # that many CPU processes, which tools/train.py runs on the gloo backend).
-# Several machines: run it on each with NNODES, NODE_RANK (0..NNODES-1), MASTER_ADDR (the
-# rank-0 machine) and PORT (a free port there) set. Defaults: 1 machine, 127.0.0.1:29500.
-set -uo pipefail
+# Several machines: NNODES, NODE_RANK, MASTER_ADDR and PORT (see tools/dist_launch.sh).
 if [[ $# -lt 2 ]]; then
     echo "usage: $0 CONFIG GPUS [train.py args...]" >&2
     exit 2
 fi
-CONFIG=$1
-GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-HERE="$(cd "$(dirname "$0")" && pwd)"
-if ! [[ "$GPUS" =~ ^[1-9][0-9]*$ ]]; then
-    echo "dist_train.sh: GPUS is '$GPUS'; it must be the number of processes to start on this" \
-         "machine, 1 or more (e.g. dist_train.sh CONFIG 2)" >&2
-    exit 2
-fi
-# A port already in use on the rank-0 machine makes torchrun fail in a way that reads like
-# a worker crash; say what it is instead.
-if [[ "$NODE_RANK" == 0 ]] && (exec 3<>"/dev/tcp/$MASTER_ADDR/$PORT") 2>/dev/null; then
-    echo "dist_train.sh: port $PORT on $MASTER_ADDR is already in use (another run?); pick a free" \
-         "one: PORT=$((PORT + 1)) dist_train.sh ..." >&2
-    exit 2
-fi
-PYTHON="$HERE/../.venv/bin/python"
-[[ -x "$PYTHON" ]] || PYTHON=python
-
-PYTHONPATH="$HERE/..${PYTHONPATH:+:$PYTHONPATH}" \
-"$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" \
-    --master_port="$PORT" \
-    "$HERE/train.py" \
-    "$CONFIG" \
-    --launcher pytorch "${@:3}"
-rc=$?
-if [[ $rc -ne 0 ]]; then
-    echo "dist_train.sh: FAILED (torchrun exit code $rc): a worker process failed or was" \
-         "killed, and torchrun stopped the others. The first error is in the traceback" \
-         "above (see 'Root Cause'); the run's log is in its work dir." >&2
-fi
-exit $rc
+exec "$(dirname "$0")/dist_launch.sh" dist_train.sh train.py "$2" "$1" "${@:3}"

@@ -772,7 +772,7 @@ def test_shell_scripts_usage_and_python(tmp_path):
     # without a .venv beside them they run `python` from PATH (the runs above use .venv's)
     fake = tmp_path / 'tools'
     fake.mkdir()
-    for name in ('dist_train.sh', 'slurm_train.sh'):
+    for name in ('dist_train.sh', 'dist_launch.sh', 'slurm_train.sh'):
         shutil.copy(TOOLS / name, fake / name)
     (tmp_path / 'bin').mkdir()
     for exe in ('python', 'srun'):
@@ -783,7 +783,8 @@ def test_shell_scripts_usage_and_python(tmp_path):
         [str(fake / 'dist_train.sh'), 'cfg.py', '2'], capture_output=True, text=True, env=env
     ).stdout
     assert out.startswith(f'RAN {tmp_path / "bin" / "python"} -m torch.distributed.run')
-    assert '--nproc_per_node=2' in out and '--launcher pytorch' in out
+    assert '--nproc_per_node=2' in out
+    assert f'{fake / "train.py"} --launcher pytorch cfg.py' in out
     out = subprocess.run(
         [str(fake / 'slurm_train.sh'), 'p', 'j', 'cfg.py'],
         capture_output=True,
