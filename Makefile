@@ -20,6 +20,7 @@ format: install
 
 # Mutation testing of wider_mm/models and wider_mm/converters (docs/testing.md; not part of
 # `make test`). mutmut is pinned in requirements/dev.txt; results stay in mutants/.
+# One torch thread per mutant process: two processes share the two cores.
 mutate: install
 	@$(PY) -c 'import mutmut' 2>/dev/null || $(PY) -m pip install -r requirements/dev.txt
-	@.venv/bin/mutmut run --max-children 2 $(MUTANTS); .venv/bin/mutmut results
+	@OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/mutmut run --max-children 2 $(MUTANTS); .venv/bin/mutmut results

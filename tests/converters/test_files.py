@@ -126,3 +126,58 @@ def test_checkpoints_are_loaded_onto_the_cpu(monkeypatch, tmp_path):
     monkeypatch.setattr(torch, 'load', spy)
     assert files._torch_load_safely(str(tmp_path / 'w.pth'), False)['w'].shape == (1,)
     assert seen == dict(map_location='cpu', weights_only=True)
+
+
+def test_numpy_scalars_are_loaded_safely_onto_the_cpu(monkeypatch, tmp_path):
+    """The second, numpy-allowing load is still weights_only, and on the CPU."""
+    import numpy as np
+
+    calls = []
+    real_load = torch.load
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real_load(*args, **kwargs)
+
+    torch.save({'w': torch.zeros(1), 'best_prec1': np.float64(79.7)}, tmp_path / 'np.pth')
+    monkeypatch.setattr(torch, 'load', spy)
+    obj = files._torch_load_safely(str(tmp_path / 'np.pth'), False)
+    assert obj['best_prec1'] == 79.7 and len(calls) == 2
+    assert all(c == dict(map_location='cpu', weights_only=True) for c in calls)
+
+
+def _conversion():
+    from wider_mm.converters import Conversion
+
+    return Conversion({'w': torch.zeros(1)}, dict(task='backbone'))
+
+
+def test_save_writes_a_temporary_beside_dst_with_the_usual_mode(monkeypatch, tmp_path):
+    import os
+
+    seen = []
+    real_write = files._write
+
+    def spy(obj, f):
+        seen.extend(os.listdir(tmp_path / 'out'))
+        real_write(obj, f)
+
+    monkeypatch.setattr(files, '_write', spy)
+    old = os.umask(0o022)
+    try:
+        files.save_checkpoint(_conversion(), str(tmp_path / 'out' / 'w.pth'))
+    finally:
+        os.umask(old)
+    assert len(seen) == 1 and seen[0].startswith('.wrn2mm-') and seen[0].endswith('.tmp')
+    assert os.listdir(tmp_path / 'out') == ['w.pth']
+    assert (tmp_path / 'out' / 'w.pth').stat().st_mode & 0o777 == 0o644
+
+
+def test_save_does_not_overwrite_unless_forced(tmp_path):
+    dst = tmp_path / 'w.pth'
+    dst.write_bytes(b'old')
+    with pytest.raises(ConversionError, match='already exists; pass --force'):
+        files.save_checkpoint(_conversion(), str(dst))
+    assert dst.read_bytes() == b'old'
+    files.save_checkpoint(_conversion(), str(dst), force=True)
+    assert torch.load(dst, weights_only=True)['state_dict']['w'].shape == (1,)
