@@ -181,3 +181,41 @@ def test_save_does_not_overwrite_unless_forced(tmp_path):
     assert dst.read_bytes() == b'old'
     files.save_checkpoint(_conversion(), str(dst), force=True)
     assert torch.load(dst, weights_only=True)['state_dict']['w'].shape == (1,)
+
+
+def test_a_dst_that_appears_while_writing_is_kept(monkeypatch, tmp_path):
+    dst = tmp_path / 'w.pth'
+    real_write = files._write
+
+    def racer(obj, f):  # another process writes dst meanwhile
+        dst.write_bytes(b'theirs')
+        real_write(obj, f)
+
+    monkeypatch.setattr(files, '_write', racer)
+    with pytest.raises(ConversionError) as e:
+        files.save_checkpoint(_conversion(), str(dst))
+    assert str(e.value) == f'{dst} already exists; pass --force to overwrite it'
+    assert dst.read_bytes() == b'theirs' and sorted(p.name for p in tmp_path.iterdir()) == ['w.pth']
+
+
+def test_a_folder_that_cannot_be_fsynced_is_fine(monkeypatch, tmp_path):
+    import os
+
+    real_open = os.open
+
+    def no_dir_open(path, flags, *args, **kwargs):  # as on file systems that refuse it
+        if os.path.isdir(path):
+            raise OSError(errno.EINVAL, 'Invalid argument')
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(files.os, 'open', no_dir_open)
+    files.save_checkpoint(_conversion(), str(tmp_path / 'w.pth'))
+    assert (tmp_path / 'w.pth').is_file()
+
+
+def test_sha256_of_a_file_larger_than_a_chunk(tmp_path):
+    import hashlib
+
+    data = bytes(range(256)) * 5000  # 1.28 MB: more than one 1 MiB chunk
+    (tmp_path / 'f').write_bytes(data)
+    assert files.sha256(str(tmp_path / 'f')) == hashlib.sha256(data).hexdigest()

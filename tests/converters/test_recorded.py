@@ -424,3 +424,13 @@ def test_the_source_key_is_named_without_a_recorded_prefix():
     state = dict(conv.state_dict, **{'block4.unit2.conv1.weight': torch.zeros(32, 32, 1, 1)})
     with pytest.raises(ConversionError, match=r'^block4.unit2.conv1.weight \(from b4_1.conv_'):
         check_converted_shapes(state, meta, conv.renamed)
+
+
+def test_model_shapes_of_a_classifier_inside_an_mmseg_run():
+    """The classifier head is built in mmpretrain's scope even where mmseg's is the default
+    (tools/test.py of a segmentation config loading a converted ImageNet checkpoint)."""
+    from mmengine.registry import DefaultScope
+
+    meta = ade(A1_FILE, classes=10)['meta']
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        assert model_shapes(meta)['head.fc.weight'] == (10, 4096 // DIV)
