@@ -26,6 +26,7 @@ from typing import Any, BinaryIO, Callable, List, Mapping, Optional, Sequence, T
 import numpy as np
 import torch
 
+from ..fileio import atomic_write
 from .convert import Conversion, ConversionError, convert_state_dict, detect_format
 from .mxnet_params import MXNetFormatError, is_mxnet_params, load_mxnet_params
 from .recorded import check_converted_shapes
@@ -267,27 +268,19 @@ def save_checkpoint(conversion: Conversion, dst: str, force: bool = False) -> No
     except OSError as e:
         raise _os_error(e, f'write {dst}') from e
     try:
-        with os.fdopen(fd, 'wb') as f:
-            _write(dict(meta=conversion.meta, state_dict=conversion.state_dict), f)
-            f.flush()
-            os.fsync(f.fileno())
+        os.close(fd)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600: give the usual permissions
-        if not force and osp.lexists(dst):  # appeared while converting
-            raise ConversionError(f'{dst} already exists; pass --force to overwrite it')
-        os.replace(tmp, dst)
+        with atomic_write(dst, tmp) as f:
+            _write(dict(meta=conversion.meta, state_dict=conversion.state_dict), f)
+            if not force and osp.lexists(dst):  # appeared while converting
+                raise ConversionError(f'{dst} already exists; pass --force to overwrite it')
     except OSError as e:
         raise _os_error(e, f'write {dst}') from e
     finally:
         with contextlib.suppress(OSError):
-            os.remove(tmp)
-    with contextlib.suppress(OSError):  # make the rename durable (not every FS allows it)
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+            os.remove(tmp)  # a failure before atomic_write opened it
 
 
 def convert_file(

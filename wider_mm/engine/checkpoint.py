@@ -62,6 +62,7 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
 
 from wider_mm.converters.recorded import RecordedArgsError, check_recorded_args
+from wider_mm.fileio import atomic_write
 
 from .config_checks import ConfigError
 
@@ -83,16 +84,6 @@ class CheckpointError(ConfigError):
 
 
 # ----------------------------------------------------------------------------- atomic writes
-def _fsync_dir(path: str) -> None:
-    if os.name != 'posix':  # directories cannot be opened for fsync elsewhere
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_atomic(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old file or the new one, whole.
 
@@ -103,21 +94,11 @@ def write_atomic(path: str, data: bytes) -> None:
         CheckpointError: the write failed (disk full, permissions); ``path`` is unchanged.
     """
     path = osp.abspath(path)
-    folder = osp.dirname(path)
-    tmp = path + TMP_SUFFIX
     try:
-        os.makedirs(folder, exist_ok=True)
-        with open(tmp, 'wb') as f:
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        with atomic_write(path, path + TMP_SUFFIX) as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(folder)
     except OSError as e:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass  # never created, or the folder is gone
         raise CheckpointError(
             f'could not write {path}: {e.strerror or e}; the files written before are '
             'intact (free space or fix the permissions, then continue with --resume)'
