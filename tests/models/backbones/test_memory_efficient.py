@@ -8,7 +8,11 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn as nn
+from torch.multiprocessing.reductions import StorageWeakRef
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 
+from wider_mm.models.backbones import memory_efficient
 from wider_mm.models.backbones.memory_efficient import norm_act_conv
 from wider_mm.models.backbones.wider_resnet import PreActUnit, WiderResNet
 
@@ -157,6 +161,53 @@ def test_function_keeps_only_the_norm_input():
     kept = [t for v in vars(ctx).values() for t in _tensors(v) if t.numel() >= x[0, 0].numel()]
     assert all(t.dtype == torch.uint8 for t in kept)  # only the random state
     sum(o.sum() for o in outs).backward()
+
+
+class _LiveBytes(TorchDispatchMode):
+    """Bytes of the storages made under it (not ``before``) still alive, at each aten op."""
+
+    def __init__(self, before):
+        super().__init__()
+        self.before = {t.untyped_storage().data_ptr() for t in before}
+        self.made, self.at = {}, {}  # data pointer -> weak reference; op -> bytes
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        now = [torch.UntypedStorage._new_with_weak_ptr(r.cdata) for r in self.made.values()]
+        # the storages' sizes now (a storage resized to 0 counts 0); dead ones count nothing
+        self.at.setdefault(str(func.overloadpacket), sum(s.nbytes() for s in now if s))
+        out = func(*args, **(kwargs or {}))
+        for t in tree_flatten(out)[0]:
+            ptr = t.untyped_storage().data_ptr() if torch.is_tensor(t) else None
+            if (
+                ptr
+                and ptr not in self.before
+                and (ptr not in self.made or self.made[ptr].expired())
+            ):
+                self.made[ptr] = StorageWeakRef(t.untyped_storage())  # new (or reused address)
+        return out
+
+
+@pytest.mark.parametrize('norm', [nn.BatchNorm2d(8), nn.GroupNorm(2, 8)])
+@pytest.mark.parametrize('act', [nn.ReLU(), nn.LeakyReLU(0.1)])
+def test_backward_frees_the_recomputed_activation_before_the_norm_backward(norm, act, monkeypatch):
+    """At the norm's backward, of what the backward made only the gradient at the norm's
+    output (one tensor of the input's size) and the convs' small weight gradients are alive:
+    the recomputed activation and its gradient are gone (two more without the lean path)."""
+    conv, shortcut = nn.Conv2d(8, 8, 3, padding=1), nn.Conv2d(8, 8, 1)
+    x = torch.randn(2, 8, 16, 16, requires_grad=True)
+    size = x.numel() * x.element_size()
+
+    def live_at_norm_backward():
+        y, s = norm_act_conv(x, norm, act, [conv, shortcut], memory_efficient=True)
+        grads = [torch.ones_like(y), torch.ones_like(s)]
+        with _LiveBytes([x, *grads, *norm.parameters(), *norm.buffers()]) as live:
+            torch.autograd.backward([y, s], grads)
+        return next(v for k, v in live.at.items() if 'norm_backward' in k)
+
+    lean = live_at_norm_backward()
+    assert lean < 1.25 * size
+    monkeypatch.setattr(memory_efficient, '_lean', lambda *a: False)
+    assert lean <= live_at_norm_backward() - 2 * size
 
 
 def test_function_falls_back_to_plain_without_gradients():

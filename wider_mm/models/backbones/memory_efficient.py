@@ -152,9 +152,19 @@ class _NormActConv(torch.autograd.Function):
         n_pre = len(params) - sum(len(list(c.parameters())) for c in convs)
         pre_params = params[:n_pre]
         needs_x = ctx.needs_input_grad[0]
+        # Lean path: the norm's backward (not the activation's) goes through autograd, the
+        # activation's backward is its own aten kernel, and the recomputed activation is freed
+        # before the norm's backward runs: one or two fewer tensors of the input's size live
+        # at the backward's peak.
+        lean = _lean(norm, act, dropout)
         with torch.enable_grad(), torch.autocast(device, enabled=autocast, dtype=dtype):
             xd = x.detach().requires_grad_(needs_x)
-            y = _recompute(xd, norm, act, dropout, ctx.rng)
+            if lean:
+                z = _recompute(xd, norm, None, None, None)
+                with torch.no_grad():
+                    y = _activate(act, z.detach(), x)
+            else:
+                y = z = _recompute(xd, norm, act, dropout, ctx.rng)
         cast = dtype if autocast else None
         yc = _autocast_cast(y.detach(), cast)
         grad_y = None
@@ -172,31 +182,62 @@ class _NormActConv(torch.autograd.Function):
                 False,
                 [0] * len(conv.stride),
                 conv.groups,
-                [y.requires_grad, w.requires_grad, b is not None and b.requires_grad],
+                [z.requires_grad, w.requires_grad, b is not None and b.requires_grad],
             )
             if gi is not None:
                 gi = gi.to(y.dtype)
                 grad_y = gi if grad_y is None else grad_y + gi
+            del gi
             conv_grads.append(None if gw is None else gw.to(w.dtype))
             if b is not None:
                 conv_grads.append(None if gb is None else gb.to(b.dtype))
+        del yc
+        if lean and grad_y is not None:
+            grad_y = _act_backward(act, grad_y, y)
+            if y.data_ptr() == z.data_ptr():  # the activation ran in place on z
+                z.untyped_storage().resize_(0)  # the norm's backward reads its input only
+            del y
         wanted = ([xd] if needs_x else []) + [p for p in pre_params if p.requires_grad]
         found = iter(
-            torch.autograd.grad(y, wanted, grad_y) if wanted and grad_y is not None else ()
+            torch.autograd.grad(z, wanted, grad_y) if wanted and grad_y is not None else ()
         )
         grad_x = next(found, None) if needs_x else None
         grad_pre = [next(found, None) if p.requires_grad else None for p in pre_params]
         return (grad_x, None, None, None, None, *grad_pre, *conv_grads)
 
 
+#: Norms whose backward reads their input and statistics, never their output (their output
+#: can be freed before their backward runs): the forwards of torch's BN, SyncBN and GN.
+_LEAN_NORMS = (
+    nn.modules.batchnorm._BatchNorm.forward,
+    nn.SyncBatchNorm.forward,
+    nn.GroupNorm.forward,
+)
+
+
+def _lean(norm: nn.Module, act: nn.Module, dropout: Optional[nn.Module]) -> bool:
+    """Whether :meth:`_NormActConv.backward` may take its lean path for these modules."""
+    relu = type(act) is nn.ReLU or (type(act) is nn.LeakyReLU and act.negative_slope >= 0)
+    no_dropout = dropout is None or not dropout.training or getattr(dropout, 'p', 1) == 0
+    return relu and no_dropout and type(norm).forward in _LEAN_NORMS
+
+
+def _act_backward(act: nn.Module, grad: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The gradient at the activation's input, by the kernel autograd runs for it."""
+    if type(act) is nn.ReLU:
+        return torch.ops.aten.threshold_backward(grad, y, 0)
+    return torch.ops.aten.leaky_relu_backward(grad, y, act.negative_slope, True)
+
+
 def _recompute(
     x: torch.Tensor,
     norm: nn.Module,
-    act: nn.Module,
+    act: Optional[nn.Module],
     dropout: Optional[nn.Module],
     rng: Optional[tuple],
 ) -> torch.Tensor:
-    """``dropout(act(norm(x)))`` again, leaving the norm's running statistics as they are."""
+    """``dropout(act(norm(x)))`` again (``norm(x)`` without ``act``), leaving the norm's
+    running statistics as they are."""
     # The norm updates copies of its buffers (running statistics, batch count), which are
     # dropped afterwards; the real buffers are not written (their version counter, which
     # the forward pass's autograd graph may check, stays as it is).
@@ -209,7 +250,7 @@ def _recompute(
     for buffers, k, b in originals:
         buffers[k] = b.clone()
     try:
-        y = _activate(act, norm(x), x)
+        y = norm(x) if act is None else _activate(act, norm(x), x)
     finally:
         for buffers, k, b in originals:
             buffers[k] = b
