@@ -70,3 +70,31 @@ def test_resume_tiny_training_run(tmp_path):
     loaded = third.optim_wrapper.optimizer.state_dict()
     for k, v in saved['state'].items():
         torch.testing.assert_close(loaded['state'][k]['momentum_buffer'], v['momentum_buffer'])
+
+
+def test_seg_visualizer_draws_on_a_strided_image_as_browse_dataset_passes_it(tmp_path):
+    """mmseg's browse_dataset.py hands the visualizer ``inputs.permute(1, 2, 0).numpy()``."""
+    import numpy as np
+    from mmengine.structures import PixelData
+    from mmseg.registry import VISUALIZERS
+    from mmseg.structures import SegDataSample
+
+    chw = torch.randint(0, 255, (3, 24, 32), dtype=torch.uint8)
+    strided = chw.permute(1, 2, 0).numpy()[..., [2, 1, 0]]
+    assert not strided.flags.c_contiguous
+    seg = torch.zeros(1, 24, 32, dtype=torch.int64)
+    seg[:, 4:20, 6:26] = 1
+    sample = SegDataSample(gt_sem_seg=PixelData(data=seg))
+    meta = dict(classes=('background', 'thing'), palette=[[0, 0, 0], [200, 30, 40]])
+
+    def draw(name: str, image: np.ndarray) -> np.ndarray:
+        vis = VISUALIZERS.build(dict(type='mmseg.SegLocalVisualizer', name=name, alpha=0.5))
+        vis.dataset_meta = meta
+        out = str(tmp_path / f'{name}.png')
+        vis.add_datasample(name, image, sample, draw_pred=False, out_file=out)
+        return vis.get_image()
+
+    drawn = draw('strided', strided)
+    # the same picture as from a contiguous copy, class name boxes included
+    np.testing.assert_array_equal(drawn, draw('contiguous', np.ascontiguousarray(strided)))
+    assert (tmp_path / 'strided.png').is_file()

@@ -135,15 +135,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         worker_timeout=args.worker_timeout,
     )
     result = bench.run_benchmark(make_specs(args), opts)
-    notes = [f'- {m["label"]}: {n}' for m in result['models'] for n in m['notes']]
     paths = report.write_report(
-        result,
-        args.out_dir,
-        'benchmark',
-        bench.table_columns(result['rows']),
-        bench.describe(result['settings']),
-        notes,
-        with_plot=True,
+        result, args.out_dir, 'benchmark', **bench.report_args(result), with_plot=True
     )
     print(result['markdown'])
     print('[benchmark] wrote ' + ', '.join(paths), file=sys.stderr)

@@ -3,38 +3,10 @@
 #   [GPUS=8] [GPUS_PER_NODE=8] [CPUS_PER_TASK=5] [SRUN_ARGS=...] \
 #       tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [test.py args...]
 # Variables as for tools/slurm_train.sh (GRES= on nodes without GPUs: gloo CPU processes).
-set -uo pipefail
+# The srun call is in tools/slurm_launch.sh.
 if [[ $# -lt 4 ]]; then
     echo "usage: $0 PARTITION JOB_NAME CONFIG CHECKPOINT [test.py args...]" >&2
     exit 2
 fi
-PARTITION=$1
-JOB_NAME=$2
-CONFIG=$3
-CHECKPOINT=$4
-GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-$((GPUS < 8 ? GPUS : 8))}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-SRUN_ARGS=${SRUN_ARGS:-""}
-GRES=${GRES-gpu:$GPUS_PER_NODE}
-HERE="$(cd "$(dirname "$0")" && pwd)"
-PYTHON="$HERE/../.venv/bin/python"
-[[ -x "$PYTHON" ]] || PYTHON=python
-
-# shellcheck disable=SC2086  # SRUN_ARGS is a list of words on purpose
-PYTHONPATH="$HERE/..${PYTHONPATH:+:$PYTHONPATH}" \
-srun -p "$PARTITION" \
-    --job-name="$JOB_NAME" \
-    ${GRES:+--gres="$GRES"} \
-    --ntasks="$GPUS" \
-    --ntasks-per-node="$GPUS_PER_NODE" \
-    --cpus-per-task="$CPUS_PER_TASK" \
-    --kill-on-bad-exit=1 \
-    $SRUN_ARGS \
-    "$PYTHON" -u "$HERE/test.py" "$CONFIG" "$CHECKPOINT" --launcher slurm "${@:5}"
-rc=$?
-if [[ $rc -ne 0 ]]; then
-    echo "slurm_test.sh: FAILED (srun exit code $rc): a task failed or was killed and" \
-         "srun (--kill-on-bad-exit) stopped the others; see the first traceback above." >&2
-fi
-exit $rc
+exec "$(dirname "$0")/slurm_launch.sh" slurm_test.sh test.py "$1" "$2" "$3" "$4" \
+    --launcher slurm "${@:5}"

@@ -33,7 +33,6 @@ process (mmengine collects all results on rank 0 before computing the metrics).
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import os.path as osp
 from typing import Any, Dict, Optional, Sequence
@@ -53,21 +52,7 @@ from wider_mm.engine.launch import (
     scope_of,
     set_work_dir,
 )
-from wider_mm.engine.outputs import OutputExistsError, check_test_outputs
-from wider_mm.engine.test_setup import (
-    enable_tta,
-    enable_visualization,
-    fail,
-    setup_format_only,
-    use_classwise_iou,
-)
-from wider_mm.evaluation.record import (
-    describe_model,
-    describe_protocol,
-    jsonable,
-    rounded,
-    write_record,
-)
+from wider_mm.engine.test_setup import fail, finish_test, prepare_test
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -123,7 +108,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-# ----------------------------------------------------------------------------- main
 def main(argv: Optional[Sequence[str]] = None) -> Optional[Dict[str, Any]]:
     """Run the test; return the record written to metrics.json (rank 0; None elsewhere)."""
     args = parse_args(argv)
@@ -133,47 +117,18 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[Dict[str, Any]]:
     scope = scope_of(cfg)
     register_scope(scope)
     set_work_dir(cfg, args.work_dir, args.config)
-    cfg.load_from = args.checkpoint
-    cfg.resume = False
-
-    if args.out_item == 'metrics' and (not args.out or args.format_only):
-        fail('--out-item metrics needs --out FILE (.json, .yaml or .pkl) and no --format-only')
-    if args.format_only and scope != 'mmseg':
-        fail('--format-only is for segmentation configs (VOC / Cityscapes servers)')
-    show_dir = None
-    if args.show or args.show_dir:
-        show_dir = enable_visualization(cfg, args, scope)
-    protocol = describe_protocol(cfg, tta=False)
-    model_info = describe_model(cfg, tta=False)
-    if args.tta:
-        enable_tta(cfg)
-        protocol = describe_protocol(cfg, tta=True)
-    fmt_kind = fmt_dir = None
-    if args.format_only:
-        fmt_dir = osp.abspath(args.out or osp.join(cfg.work_dir, 'format_results'))
-        fmt_kind = setup_format_only(cfg, fmt_dir)
-    elif scope == 'mmseg':
-        use_classwise_iou(cfg)
-        if args.out and args.out_item == 'pred':
-            cfg.test_evaluator['output_dir'] = args.out
-            cfg.test_evaluator['keep_results'] = True
-
-    try:  # never overwrite files this run did not write
-        out_is_file = scope != 'mmseg' or args.out_item == 'metrics'
-        check_test_outputs(cfg.work_dir, args.out, out_is_file, args.show_dir, args.format_only)
-    except OutputExistsError as e:
-        fail(str(e))
+    cfg.load_from, cfg.resume = args.checkpoint, False
+    prepared = prepare_test(cfg, args, scope)
     runner = build_runner(cfg, prepare_runtime(cfg))
     try:  # strictly, whatever load_from_strict says: a misfit would score a random model
         runner.load_checkpoint(args.checkpoint, strict=True)
     except CheckpointError as e:
         fail(str(e))
     check_data_roots(cfg, ('test_dataloader',))
-    if scope == 'mmpretrain' and args.out:
+    if scope == 'mmpretrain' and args.out and args.out_item == 'pred':
         from mmengine.evaluator import DumpResults
 
-        if args.out_item == 'pred':
-            runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
+        runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     metrics = runner.test()
 
     from mmengine.dist import is_main_process
@@ -182,63 +137,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[Dict[str, Any]]:
         del runner  # see close_distributed
         close_distributed()
         return None
-    dataset = cfg.test_dataloader.dataset
-    record: Dict[str, Any] = dict(
-        config=osp.abspath(args.config),
-        checkpoint=args.checkpoint,
-        scope=scope,
-        dataset=dict(
-            type=dataset.get('type'),
-            data_root=dataset.get('data_root'),
-            ann_file=dataset.get('ann_file'),
-            data_prefix=dict(dataset.get('data_prefix') or {}),
-        ),
-        model=model_info,
-        protocol=protocol,
-        world_size=runner.world_size,
-        timestamp=runner.timestamp,
-        metrics=rounded(metrics),
-    )
-    meta = runner.test_evaluator.dataset_meta or {}
-    if meta.get('classes'):
-        record['dataset']['classes'] = list(meta['classes'])
-    for m in runner.test_evaluator.metrics:
-        if getattr(m, 'per_class', None):
-            record['per_class'] = m.per_class
-    if fmt_kind:
-        record['format_only'] = dict(kind=fmt_kind, output_dir=fmt_dir)
-        if fmt_kind == 'voc':
-            archive = glob.glob(osp.join(fmt_dir, '*.tar.gz'))
-            record['format_only']['archive'] = archive[0] if archive else None
-        else:
-            from wider_mm.evaluation import pack_folder
-
-            pngs = sorted(
-                osp.relpath(p, fmt_dir)
-                for p in glob.glob(osp.join(fmt_dir, '**', '*.png'), recursive=True)
-            )
-            name = 'cityscapes_results.zip' if fmt_kind == 'cityscapes' else 'results.zip'
-            record['format_only']['archive'] = pack_folder(
-                fmt_dir, osp.join(fmt_dir, name), members=pngs
-            )
-        runner.logger.info(f"wider_mm: submission archive: {record['format_only']['archive']}")
-    if show_dir:
-        record['show_dir'] = show_dir
-        runner.logger.info(f'wider_mm: prediction overlays in {show_dir}')
-        if runner.world_size > 1:
-            runner.logger.warning(
-                f'wider_mm: with {runner.world_size} processes only the images of rank 0 are '
-                "drawn (mmengine's visualizer saves on the main process); test with one "
-                'process for all overlays'
-            )
-    record = jsonable(record)
-    if args.out_item == 'metrics':
-        from mmengine.fileio import dump
-
-        dump(record['metrics'], args.out)  # the format follows the suffix, as mmpretrain's
-        runner.logger.info(f'wider_mm: metrics written to {args.out}')
-    out_json = write_record(record, osp.join(cfg.work_dir, runner.timestamp))
-    runner.logger.info(f'wider_mm: metrics saved to {out_json}')
+    record = finish_test(cfg, args, scope, prepared, runner, metrics)
     if is_distributed():
         del runner  # see close_distributed
         close_distributed()

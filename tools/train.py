@@ -26,7 +26,6 @@ import argparse
 import os
 from typing import List, Optional, Sequence
 
-import torch
 from mmengine.config import DictAction
 
 from wider_mm.engine.checkpoint import resolve_resume
@@ -34,6 +33,7 @@ from wider_mm.engine.launch import (
     build_runner,
     check_data_roots,
     close_distributed,
+    enable_amp,
     enable_auto_scale_lr,
     is_distributed,
     load_config,
@@ -107,25 +107,7 @@ def main(argv: Optional[Sequence[str]] = None):
     register_scope(scope)
     set_work_dir(cfg, args.work_dir, args.config)
 
-    notes: List[str] = []
-    if args.amp:
-        if not torch.cuda.is_available():
-            raise SystemExit(
-                'train.py: --amp needs a GPU (mmengine AmpOptimWrapper); this '
-                'machine has none: drop --amp.'
-            )
-        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if wrapper == 'AmpOptimWrapper':
-            notes.append('AMP is already enabled in the config')
-        elif wrapper != 'OptimWrapper':
-            raise SystemExit(
-                f'train.py: --amp works with optim_wrapper.type=OptimWrapper; '
-                f'the config uses {wrapper}.'
-            )
-        else:
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-
+    notes: List[str] = enable_amp(cfg) if args.amp else []
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     if args.auto_scale_lr:

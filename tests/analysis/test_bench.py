@@ -18,15 +18,6 @@ TINY_R101 = {  # deeplabv3_r101-d8 at 1/8 width
 }
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """One torch thread: on 2 cores shared with other jobs, 2 OpenMP threads can stall."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_bad_inputs_say_what_to_do():
     with pytest.raises(ConfigError, match='with_cp'):
         bench.parse_variant('checkpoint')
@@ -77,6 +68,15 @@ def test_ratios_are_medians_of_rounds_and_against_baselines():
     assert cp['vs_baseline']['r']['infer_time'] is None and 'time_vs_base' not in rows[0]
     headers = [c.header for c in bench.table_columns(rows)]
     assert headers[-2:] == ['train time vs r', 'peak mem vs r']
+
+    settings = dict(size=[64, 32], batch=2, repeats=3, warmup=1, memory_method='RSS')
+    models = [dict(label='w', notes=['no optim', 'init dropped']), dict(label='r', notes=[])]
+    args = bench.report_args(dict(rows=rows, settings=settings, models=models))
+    assert [c.header for c in args['columns']] == headers
+    assert args['intro'] == (
+        'Input 64x32, batch 2, median of 3 interleaved steps after 1 warm-up. Memory: RSS.'
+    )
+    assert args['notes'] == ['- w: no optim', '- w: init dropped']
 
 
 @pytest.mark.parametrize('with_cp', [False, True])

@@ -1,6 +1,6 @@
 """configs/classification/psa: PSA's CAM classifier on mmpretrain's VOC dataset and metrics.
 
-At 1/16 width on generated VOC-layout data (tools/make_demo_data.py): the config trains
+At 1/16 width on generated VOC-layout data (wider_mm/datasets/demo.py): the config trains
 through mmengine's Runner with mmpretrain's real ``VOC`` dataset, pipeline and VOC
 multi-label metrics, initialised strictly from a backbone checkpoint (its ``Pretrained``
 init), with PSA's frozen layers left untouched; its loss is PSA's
@@ -9,7 +9,6 @@ init), with PSA's frozen layers left untouched; its loss is PSA's
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -21,16 +20,13 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 from wider_mm import WiderResNet
+from wider_mm.datasets.demo import make_demo_data
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / 'configs/classification/psa/wrn38a1-d8-psa_1xb16-15e_voc12aug-448x448.py'
 DEMO = ROOT / 'configs/demo/wrn38a1-w16-d8-psa_2xb8-300i_demo-voc-128x96.py'
 CLASSES = ('aeroplane', 'bird', 'car', 'person')
 SMALL = 1 / 16
-
-_spec = importlib.util.spec_from_file_location('mdd_psa', ROOT / 'tools' / 'make_demo_data.py')
-mdd = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(mdd)
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +37,7 @@ def _scope():
 @pytest.fixture(scope='module')
 def voc(tmp_path_factory) -> str:
     out = tmp_path_factory.mktemp('voc') / 'demo'
-    mdd.make_demo_data(str(out), 6, 4, 0, (64, 48), layouts=('voc',))
+    make_demo_data(str(out), 6, 4, 0, (64, 48), layouts=('voc',))
     return str(out / 'VOCdevkit' / 'VOC2012')
 
 

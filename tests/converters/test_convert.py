@@ -315,7 +315,10 @@ def test_leftover_keys_fail_listing_them_unless_dropped():
     with pytest.raises(ConversionError, match='left over') as e:
         convert_state_dict(state, 'psa')
     assert e.value.leftover == ['f8_3.weight', 'f9.weight']
-    assert 'f8_3.weight' in str(e.value) and '--drop' in str(e.value)
+    assert str(e.value).endswith(
+        'source keys left over (not part of the psa naming; pass --drop REGEX to discard them '
+        'on purpose) 2: f8_3.weight, f9.weight'
+    )
     assert '\n' not in str(e.value)  # one line
     conv = convert_state_dict(state, 'psa', drop=[r'^f8_', r'^f9\.'])
     assert conv.dropped == ['f8_3.weight', 'f9.weight']
@@ -323,6 +326,16 @@ def test_leftover_keys_fail_listing_them_unless_dropped():
     state = dict(port_case('psa')[1], **{'fc8.weight': torch.zeros(20, 256, 1, 1)})
     assert convert_state_dict(state, 'psa').state_dict['head.fc.weight'].shape == (20, 256)
     assert convert_state_dict(state, 'psa', drop=[r'^fc8\.']).meta['task'] == 'backbone'
+
+
+@pytest.mark.parametrize('n', [1, 30, 31, 45])
+def test_key_listings_show_the_first_30(n):
+    from wider_mm.converters.convert import _listing
+
+    keys = [f'k{i}' for i in range(n)]
+    more = f', ... ({n - 30} more)' if n > 30 else ''
+    assert _listing(iter(keys)) == f'{n}: ' + ', '.join(keys[:30]) + more
+    assert _listing(['a', 'b']) == '2: a, b'
 
 
 def test_missing_and_unexpected_keys():
@@ -366,8 +379,83 @@ def test_detect_format_refuses_foreign_and_converted_keys():
     assert name == 'nvidia' and "'module.'" in found and 'of 228 keys' in found
 
 
+def test_detect_format_messages_in_full():
+    with pytest.raises(ConversionError) as e:
+        detect_format([])
+    assert str(e.value) == 'the checkpoint holds no parameters'
+    keys = ['conv1.weight', 'layer1.0.bn1.weight', 'fc.weight', 'fc.bias', 'bn1.weight', 'x']
+    with pytest.raises(ConversionError) as e:
+        detect_format(keys)
+    assert str(e.value) == (
+        'unrecognised checkpoint: none of the known namings (mxnet, psa, mapillary, nvidia) '
+        f'fits its keys (first keys: {keys[:5]}). Known stems: MXNet arg:conv1a_weight, PSA '
+        'conv1a.weight, MAP/NVIDIA [module.]mod1.conv1.weight'
+    )
+    for prefix in ('', 'module.', 'backbone.'):
+        with pytest.raises(ConversionError) as e:
+            detect_format([f'{prefix}stem.weight', f'{prefix}block2.unit1.conv1.weight'])
+        assert str(e.value) == (
+            'the keys are already in wider_mm naming (stem.weight, block2.unit1....): nothing '
+            'to convert; load the file directly'
+        )
+    # a 'stem.weight' alone (another network's layer) is not wider_mm naming
+    assert detect_format(['stem.weight', 'conv1a.weight'])[0] == 'psa'
+
+
+def test_detect_format_needs_a_stem_and_prefers_it():
+    """The source whose stem key is present wins over one with more hits but no stem; hits
+    without any stem are not a detection; ties go to the first candidate."""
+    map_units = ['mod2.block1.bn1.weight', 'mod2.block1.bn1.bias']  # MAP's norm1, not a stem
+    assert detect_format(['conv1a.weight', *map_units])[0] == 'psa'
+    with pytest.raises(ConversionError, match='unrecognised checkpoint'):
+        detect_format(map_units)
+    keys = ['module.mod1.conv1.weight', 'module.mod2.block1.convs.conv1.weight']
+    assert detect_format(keys) == (
+        'mapillary',
+        f"mapillary: {SOURCES['mapillary'].title}; 2 of 2 keys fit its naming, prefixes "
+        "['module.'] (e.g. 'module.mod1.conv1.weight')",
+    )
+    assert detect_format(keys, ('nvidia', 'mapillary'))[0] == 'nvidia'
+    assert detect_format(['mod1.conv1.weight'])[0] == 'mapillary'  # one key is enough
+    assert detect_format(['conv1a.weight', 'fc9.weight']) == (
+        'psa',
+        f"psa: {SOURCES['psa'].title}; 1 of 2 keys fit its naming (e.g. 'conv1a.weight')",
+    )
+
+
+@pytest.mark.parametrize(
+    'name,hints',
+    [
+        ('ilsvrc-cls_rna-a_cls1000_ep-0001.params', dict(variant='a')),
+        ('voc_rna-a1_cls21_s8_ep-0001.params', dict(variant='a1', output_stride=8)),
+        ('cityscapes_rna-a1_cls19_s16_ep-0001.params', dict(variant='a1', output_stride=16)),
+        ('ade_rna-a2_s32', dict(variant='a2', output_stride=32)),
+        ('model_s8x_rna-a1x.params', {}),  # only whole fields
+        ('', {}),
+        (None, {}),
+    ],
+)
+def test_variant_and_output_stride_from_the_file_name(name, hints):
+    from wider_mm.converters.convert import _name_hints
+
+    assert _name_hints(name) == hints
+
+
 def test_all_sources_listed():
     assert sorted(SOURCES) == ['mapillary', 'mxnet', 'nvidia', 'psa']
+
+
+def test_config_snippet_writes_lists_as_tuples():
+    """A checkpoint of non-standard depth records its unit counts (a list) in the meta."""
+    from wider_mm.converters import config_snippet
+
+    backbone = dict(type='WiderResNet', arch=dict(units=[1, 1, 2, 1, 1, 1]), out_indices=[6])
+    snippet = config_snippet(dict(task='backbone', backbone=backbone), 'c.pth')
+    assert snippet == (
+        'model = dict(\n'
+        "    backbone=dict(type='WiderResNet', arch=dict(units=(1, 1, 2, 1, 1, 1)), "
+        "out_indices=(6,), init_cfg=dict(type='Pretrained', checkpoint='c.pth')))"
+    )
 
 
 @pytest.mark.parametrize('case', ['psa', 'nvidia-a'])

@@ -5,11 +5,14 @@ line's use of them is in test_wrn2mm_cli.py)."""
 import errno
 import pickle
 
+import mxnet_writer as mw
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 
 from wider_mm.converters import ConversionError, files
+from wider_mm.converters.sources import SOURCES
 
 
 @pytest.mark.parametrize(
@@ -130,8 +133,6 @@ def test_checkpoints_are_loaded_onto_the_cpu(monkeypatch, tmp_path):
 
 def test_numpy_scalars_are_loaded_safely_onto_the_cpu(monkeypatch, tmp_path):
     """The second, numpy-allowing load is still weights_only, and on the CPU."""
-    import numpy as np
-
     calls = []
     real_load = torch.load
 
@@ -219,3 +220,182 @@ def test_sha256_of_a_file_larger_than_a_chunk(tmp_path):
     data = bytes(range(256)) * 5000  # 1.28 MB: more than one 1 MiB chunk
     (tmp_path / 'f').write_bytes(data)
     assert files.sha256(str(tmp_path / 'f')) == hashlib.sha256(data).hexdigest()
+
+
+# --------------------------------------------------------------------------- read_source
+def test_read_source_says_what_it_read(tmp_path):
+    mx = tmp_path / 'm.params'
+    mw.save(mx, {'arg:w': np.ones(2, np.float32)})
+    state, container, where = files.read_source(str(mx))
+    assert (list(state), container, where) == (
+        ['arg:w'],
+        'mxnet',
+        'an MXNet NDArray list (.params)',
+    )
+    pth = tmp_path / 'p.pth'
+    torch.save({'epoch': 3, 'state_dict': {'w': torch.ones(2)}}, pth)
+    state, container, where = files.read_source(str(pth))
+    assert (list(state), container, where) == (
+        ['w'],
+        'torch',
+        "a PyTorch file, a checkpoint dict, tensors under 'state_dict'",
+    )
+
+
+def test_read_source_names_the_file_in_its_errors(tmp_path, monkeypatch):
+    pth = tmp_path / 'list.pth'
+    torch.save([torch.ones(1)], pth)
+    with pytest.raises(ConversionError) as e:
+        files.read_source(str(pth))
+    assert str(e.value) == f'{pth}: expected a dict of tensors, got list'
+
+    mx = tmp_path / 'm.params'
+    mw.save(mx, {'arg:w': np.ones(2, np.float32)})
+
+    def fails(path):  # the disk fails after the first bytes were read
+        raise OSError(errno.EIO, 'Input/output error')
+
+    monkeypatch.setattr(files, 'load_mxnet_params', fails)
+    with pytest.raises(ConversionError) as e:
+        files.read_source(str(mx))
+    assert str(e.value) == f'cannot read {mx}: Input/output error'
+
+
+def _pickled(tmp_path):
+    """A checkpoint that pickles an argparse.Namespace (what training scripts save)."""
+    import argparse
+
+    path = tmp_path / 'ns.pth'
+    torch.save({'state_dict': {'w': torch.ones(2)}, 'args': argparse.Namespace(lr=0.1)}, path)
+    return path
+
+
+def _pickle_refused(path):
+    return (
+        f'{path}: the checkpoint pickles objects other than tensors and plain containers '
+        "(['argparse.Namespace']), which torch refuses to load safely. If you trust the "
+        'file, pass --allow-pickle'
+    )
+
+
+def test_pickles_are_refused_unless_allowed(tmp_path):
+    path = _pickled(tmp_path)
+    for read in (files.read_source, files.convert_file):
+        with pytest.raises(ConversionError) as e:
+            read(str(path))
+        assert str(e.value) == _pickle_refused(path)
+    assert list(files.read_source(str(path), allow_pickle=True)[0]) == ['w']
+
+
+# --------------------------------------------------------------------------- check_destination
+def test_dst_naming_a_folder_gets_a_file_name_in_it(tmp_path, monkeypatch):
+    def refused(dst):
+        with pytest.raises(ConversionError) as e:
+            files.check_destination(dst)
+        return str(e.value)
+
+    new = f'{tmp_path / "new"}/'
+    assert refused(new) == (
+        f"DST {new!r} names a folder (it ends in '/'); give a file name, e.g. {new}wrn38.pth"
+    )
+    assert refused('') == 'DST is empty; give a file name, e.g. wrn38.pth'
+    assert refused(str(tmp_path)) == (
+        f'{tmp_path} is a directory; give a file name, e.g. {tmp_path}/wrn38.pth'
+    )
+    monkeypatch.setattr(files.os, 'altsep', '\\')  # as on Windows: '\' ends a folder too
+    assert refused('new\\') == (
+        "DST 'new\\\\' names a folder (it ends in '\\'); give a file name, e.g. new\\/wrn38.pth"
+    )
+    assert not (tmp_path / 'new').exists()
+
+
+def test_an_existing_dst_needs_force(tmp_path):
+    dst = tmp_path / 'w.pth'
+    dst.write_bytes(b'old')
+    with pytest.raises(ConversionError) as e:
+        files.check_destination(str(dst))
+    assert str(e.value) == f'{dst} already exists; pass --force to overwrite it'
+    files.check_destination(str(dst), force=True)
+
+
+@pytest.mark.parametrize('missing', ['W_OK', 'X_OK'])
+def test_dst_folder_must_be_writable_and_searchable(tmp_path, monkeypatch, missing):
+    """A folder the user may not write to, or not enter (answered as for a user other than
+    root, which ignores the mode bits)."""
+    import os
+
+    bit = getattr(os, missing)
+    real_access = os.access
+    monkeypatch.setattr(
+        files.os, 'access', lambda p, m: real_access(p, m) and not (p == str(tmp_path) and m & bit)
+    )
+    dst = tmp_path / 'a' / 'w.pth'  # the nearest existing folder is checked
+    with pytest.raises(ConversionError) as e:
+        files.check_destination(str(dst))
+    assert str(e.value) == f'cannot write {dst}: {tmp_path} is not writable (Permission denied)'
+
+
+# --------------------------------------------------------------------------- convert_file
+def test_convert_file_checks_dst_before_reading_src(tmp_path):
+    """The destination is refused before the source is read (here an empty file, which
+    would fail to read): an existing DST without force, and SRC itself even with force;
+    with force an existing DST passes and the source's error comes next."""
+    src = tmp_path / 'empty.pth'
+    src.write_bytes(b'')
+    dst = tmp_path / 'w.pth'
+    dst.write_bytes(b'old')
+    cases = [
+        (dict(dst_path=str(dst)), f'{dst} already exists; pass --force to overwrite it'),
+        (
+            dict(dst_path=str(src), force=True),
+            f'DST {src} is SRC; write the conversion to another file',
+        ),
+        (dict(dst_path=str(src)), f'DST {src} is SRC; write the conversion to another file'),
+        (dict(dst_path=str(dst), force=True), f'{src}: the file is empty'),
+    ]
+    for kwargs, want in cases:
+        with pytest.raises(ConversionError) as e:
+            files.convert_file(str(src), **kwargs)
+        assert str(e.value) == want, kwargs
+    assert dst.read_bytes() == b'old'
+
+
+def test_convert_file_refuses_an_unknown_src():
+    with pytest.raises(ConversionError) as e:
+        files.convert_file('any.pth', src='caffe')
+    assert str(e.value) == f"unknown --src 'caffe'; choose auto or one of {list(SOURCES)}"
+
+
+def test_a_pytorch_file_is_never_read_as_mxnet(tmp_path):
+    """MXNet names in a PyTorch file: neither detected as MXNet nor accepted with --src
+    mxnet; the read is logged first."""
+    path = tmp_path / 'p.pth'
+    torch.save({'arg:conv1a_weight': torch.ones(1), 'arg:fc1_bias': torch.ones(1)}, path)
+    lines = []
+    torch_sources = [s for s in SOURCES if s != 'mxnet']
+    with pytest.raises(ConversionError) as e:
+        files.convert_file(str(path), log=lines.append)
+    assert str(e.value).startswith(
+        f'unrecognised checkpoint: none of the known namings ({", ".join(torch_sources)}) '
+        "fits its keys (first keys: ['arg:conv1a_weight', 'arg:fc1_bias'])"
+    )
+    assert lines == [f'read {path}: a PyTorch file, a bare state dict, 2 arrays']
+    with pytest.raises(ConversionError) as e:
+        files.convert_file(str(path), src='mxnet')
+    assert str(e.value) == (
+        f'{path} is a PyTorch file, a bare state dict, which cannot be --src mxnet; '
+        f'use one of {torch_sources} or auto'
+    )
+
+
+def test_an_mxnet_file_is_only_read_as_mxnet(tmp_path):
+    path = tmp_path / 'm.params'
+    mw.save(path, {'arg:w': np.ones(2, np.float32), 'aux:m': np.ones(2, np.float32)})
+    lines = []
+    with pytest.raises(ConversionError) as e:
+        files.convert_file(str(path), src='psa', log=lines.append)
+    assert str(e.value) == (
+        f'{path} is an MXNet NDArray list (.params), which cannot be --src psa; '
+        "use one of ['mxnet'] or auto"
+    )
+    assert lines == [f'read {path}: an MXNet NDArray list (.params), 2 arrays']

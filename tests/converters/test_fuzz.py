@@ -8,7 +8,6 @@ more than a few seconds. Mutations favour the structural bytes (headers, names, 
 pickle, the zip directory) over tensor data, where any flip is valid.
 """
 
-import importlib.util
 import io
 import random
 import struct
@@ -19,6 +18,7 @@ import mxnet_writer as mw
 import numpy as np
 import pytest
 import torch
+from common import load_tool
 from wrn_ports import PsaNet, to_ade
 
 from wider_mm.converters import MXNetFormatError, load_mxnet_params
@@ -29,9 +29,7 @@ FIXTURES = ROOT / 'tests' / 'data' / 'mxnet_params'
 REAL = ('legacy_ndarray.v0', 'go_test-0001.params', 'linreg_v1-0000.params',
         'mnist_mlp_v2-0000.params', 'mlp_v3.params', 'dict_v3')  # fmt: skip
 MAX_SECONDS = 5.0
-_spec = importlib.util.spec_from_file_location('wrn2mm', ROOT / 'tools/model_converters/wrn2mm.py')
-wrn2mm = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(wrn2mm)
+wrn2mm = load_tool('model_converters/wrn2mm', 'wrn2mm')
 
 
 def _hot_mxnet(data: bytes):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from wider_mm.converters import MXNetFormatError, load_mxnet_params, read_mxnet_params
+from wider_mm.converters.mxnet_params import DTYPE_NAMES
 
 # Byte-exact copies of public MXNet files (provenance: tests/data/mxnet_params/README.md).
 FIXTURES = Path(__file__).resolve().parents[1] / 'data' / 'mxnet_params'
@@ -395,3 +396,321 @@ def test_inconsistent_csr_arrays(indptr, cols, match):
 def test_directory_is_not_a_missing_file(tmp_path):
     with pytest.raises(IsADirectoryError, match='is a directory'):
         load_mxnet_params(tmp_path)
+
+
+# ------------------------------------------------------------------ whole messages
+def _ends(cut):
+    return f'but the file ends at {cut} (an interrupted download or copy? fetch it again)'
+
+
+# One V2 float32 (3, 4) array named 'arg:w': each field, its offset and its size in bytes.
+_V2_LAYOUT = [
+    ('array count', 16, 8),
+    ('array #0 header', 24, 4),
+    ('array #0 storage type', 28, 4),
+    ('array #0 shape ndim', 32, 4),
+    ('array #0 shape dims', 36, 16),
+    ('array #0 context', 52, 8),
+    ('array #0 dtype', 60, 4),
+    ('array #0 data (float32(3, 4))', 64, 48),
+    ('name count', 112, 8),
+    ('name #0 length', 120, 8),
+    ('name #0', 128, 5),
+]
+
+
+@pytest.mark.parametrize('what,offset,size', _V2_LAYOUT)
+def test_a_truncated_file_says_which_field_was_cut(tmp_path, what, offset, size):
+    f = tmp_path / 'w.params'
+    mw.save(f, {'arg:w': np.arange(12, dtype=np.float32).reshape(3, 4)}, 'V2')
+    raw = f.read_bytes()
+    assert len(raw) == 133  # the layout above
+    f.write_bytes(raw[:offset])
+    with pytest.raises(MXNetFormatError) as e:
+        load_mxnet_params(f)
+    assert str(e.value) == (
+        f'{f}: truncated file: {what} needs {size} bytes at offset {offset}, {_ends(offset)}'
+    )
+
+
+@pytest.mark.parametrize(
+    'version,ndim_word,shown',
+    [('V1', struct.pack('<I', 0xFFFFFFFF), 4294967295), ('V3', struct.pack('<i', -2), -2)],
+)
+def test_an_implausible_ndim_is_shown_as_stored(version, ndim_word, shown):
+    """V1/V2 store ndim unsigned, V3 signed (-1 is "no array")."""
+    stype = b'' if version == 'V1' else struct.pack('<i', 0)
+    data = struct.pack('<QQQI', 0x112, 0, 1, mw.MAGIC[version]) + stype + ndim_word + b'\0' * 64
+    with pytest.raises(MXNetFormatError) as e:
+        load_mxnet_params(io.BytesIO(data))
+    assert str(e.value) == (
+        f'<stream>: array #0 shape: implausible number of dimensions {shown}; this is not an '
+        'MXNet NDArray file, or it is corrupt'
+    )
+
+
+def _csr(shape, values, indptr, cols):
+    return mw.Sparse(
+        'csr', shape, np.asarray(values, np.float32), np.array(indptr), np.array(cols, np.int64)
+    )
+
+
+def test_densified_arrays_keep_the_stored_dtype_and_layout():
+    """float32 values densify to float32; a csr need not be square; csr values stored
+    as (nnz, 1) are the same nnz values."""
+    rs = mw.Sparse('row_sparse', (4, 2), np.ones((1, 2), np.float32), np.array([2]))
+    flat = _csr((2, 3), [7, 8], [0, 1, 2], [2, 0])
+    column = _csr((2, 3), [[7], [8]], [0, 1, 2], [2, 0])
+    p = load_mxnet_params(io.BytesIO(mw.dumps({'rs': rs, 'flat': flat, 'col': column}, 'V2')))
+    assert p['rs'].dtype == np.float32 and p['flat'].dtype == np.float32
+    np.testing.assert_array_equal(p['rs'], [[0, 0], [0, 0], [1, 1], [0, 0]])
+    for name in ('flat', 'col'):
+        np.testing.assert_array_equal(p[name], [[0, 0, 7], [8, 0, 0]])
+
+
+@pytest.mark.parametrize(
+    'item,message',
+    [
+        (
+            mw.Sparse('row_sparse', (8, 4), np.ones((1, 4), np.float32), np.array([0.5])),
+            'row indices must be 1 integers, got float64 of shape (1,); the file is corrupt',
+        ),
+        (
+            _csr((3, 3), [1, 1, 1], [0, 1, 3], [0, 1, 2]),
+            'indptr must be 4 integers, got int64 of shape (3,); the file is corrupt',
+        ),
+        (
+            _csr((3, 3), [1, 1, 1], [0, 1, 2, 4], [0, 1, 2]),
+            'indptr outside [0, 4); the file is corrupt',
+        ),
+        (
+            _csr((3, 3), [1, 1, 1], [0, 1, 2, 3], [0, 1, 3]),
+            'column indices outside [0, 3); the file is corrupt',
+        ),
+        (
+            _csr((2, 2, 2), [1], [0, 1, 1], [0]),
+            'csr array of invalid dense shape (2, 2, 2); the file is corrupt',
+        ),
+        (
+            mw.Sparse('row_sparse', (), np.ones(1, np.float32), np.array([0])),
+            'row_sparse array of invalid dense shape (); the file is corrupt',
+        ),
+    ],
+)
+def test_inconsistent_sparse_arrays_in_full(item, message):
+    with pytest.raises(MXNetFormatError) as e:
+        load_mxnet_params(io.BytesIO(mw.dumps({'s': item}, 'V3')))
+    assert str(e.value) == f'<stream>: array #0: {message}'
+
+
+def _over_budget(index, shape, need, left, size):
+    return (
+        f'<stream>: array #{index}: a sparse array of dense shape {shape} would take {need} '
+        f'bytes, more than the {left} left for densified arrays of this {size}-byte file (the '
+        'file is corrupt, or pass max_dense_bytes=N, or densify_sparse=False to refuse sparse '
+        'arrays)'
+    )
+
+
+def test_the_densify_budget_message_in_full():
+    rs = mw.Sparse('row_sparse', (64, 4), np.ones((1, 4), np.float32), np.array([3]))
+    data = mw.dumps({'a': rs, 'b': rs}, 'V2')
+    with pytest.raises(MXNetFormatError) as e:
+        load_mxnet_params(io.BytesIO(data), max_dense_bytes=64 * 4 * 4 + 100)
+    assert str(e.value) == _over_budget(1, (64, 4), 1024, 100, len(data))
+    data = mw.dumps({'c': _csr((3, 3), [7, 8, 9], [0, 1, 1, 3], [1, 0, 2])}, 'V2')
+    with pytest.raises(MXNetFormatError) as e:
+        load_mxnet_params(io.BytesIO(data), max_dense_bytes=10)
+    assert str(e.value) == _over_budget(0, (3, 3), 36, 10, len(data))
+
+
+def test_a_densified_array_numpy_cannot_allocate():
+    """Zero bytes (within any budget), but too many elements for numpy."""
+    shape = (0, 2**62)
+    with pytest.raises(ValueError) as numpy_says:
+        np.zeros(shape, np.float32)
+    data = mw.dumps({'c': _csr(shape, np.zeros(0), [0], np.zeros(0))}, 'V3')
+    with pytest.raises(MXNetFormatError) as e:
+        load_mxnet_params(io.BytesIO(data))
+    assert str(e.value) == (
+        f'<stream>: array #0: cannot allocate an array of shape {shape} ({numpy_says.value}); '
+        'the file is corrupt'
+    )
+
+
+# One V2 row_sparse array, dense (4, 2), one stored row (values (1, 2) float32, index int64):
+# each field, its offset and its size in bytes.
+_SPARSE_LAYOUT = [
+    ('array #0 storage shape ndim', 32, 4),
+    ('array #0 storage shape dims', 36, 16),
+    ('array #0 shape ndim', 52, 4),
+    ('array #0 context', 72, 8),
+    ('array #0 dtype', 80, 4),
+    ('array #0 aux 0 dtype', 84, 4),
+    ('array #0 aux 0 shape ndim', 88, 4),
+    ('array #0 sparse values', 100, 8),
+    ('array #0 aux 0 data', 108, 8),
+    ('name count', 116, 8),
+]
+
+
+@pytest.mark.parametrize('what,offset,size', _SPARSE_LAYOUT)
+def test_a_truncated_sparse_array_says_which_field_was_cut(what, offset, size):
+    rs = mw.Sparse('row_sparse', (4, 2), np.ones((1, 2), np.float32), np.array([2]))
+    raw = mw.dumps({'s': rs}, 'V2')
+    assert len(raw) == 133  # 116 + name count, length and 's'
+    with pytest.raises(MXNetFormatError) as e:
+        load_mxnet_params(io.BytesIO(raw[:offset]))
+    assert str(e.value) == (
+        f'<stream>: truncated file: {what} needs {size} bytes at offset {offset}, '
+        f'{_ends(offset)}'
+    )
+
+
+def test_v3_storage_shapes_are_signed_too():
+    """In V3 every ndim is signed, the sparse values' shape included."""
+    rec = struct.pack('<Iii', mw.MAGIC['V3'], 1, -2)  # row_sparse, storage ndim -2
+    data = struct.pack('<QQQ', 0x112, 0, 1) + rec + b'\0' * 64
+    with pytest.raises(MXNetFormatError) as e:
+        load_mxnet_params(io.BytesIO(data))
+    assert str(e.value) == (
+        '<stream>: array #0 storage shape: implausible number of dimensions -2; this is not '
+        'an MXNet NDArray file, or it is corrupt'
+    )
+
+
+def test_storage_type_and_dtype_flags_are_signed():
+    header = struct.pack('<QQQ', 0x112, 0, 1)
+    data = header + struct.pack('<Ii', mw.MAGIC['V2'], -1) + b'\0' * 64
+    with pytest.raises(MXNetFormatError) as e:
+        load_mxnet_params(io.BytesIO(data))
+    assert str(e.value) == (
+        '<stream>: array #0: unknown storage type -1 (known: 0 default, 1 row_sparse, 2 csr); '
+        'the file is corrupt or from an unknown MXNet version'
+    )
+    record = bytearray(
+        mw.array_record(
+            mw.Sparse('row_sparse', (4, 2), np.ones((1, 2), np.float32), np.array([2])), 'V2'
+        )
+    )
+    record[60:64] = struct.pack('<i', -1)  # the aux array's dtype flag (see _SPARSE_LAYOUT)
+    data = header + bytes(record) + struct.pack('<Q', 0)
+    with pytest.raises(MXNetFormatError) as e:
+        load_mxnet_params(io.BytesIO(data))
+    assert str(e.value) == (
+        f'<stream>: array #0 aux 0: unknown dtype flag -1 (known: {DTYPE_NAMES}); this is not '
+        'an MXNet NDArray file, or it is corrupt'
+    )
+
+
+@pytest.mark.parametrize('version', VERSIONS)
+def test_up_to_32_dimensions(version):
+    """32 dimensions read (MAX_NDIM); 33 are refused, in every header version."""
+    a = np.arange(2, dtype=np.float32).reshape((2,) + (1,) * 31)
+    assert load_mxnet_params(io.BytesIO(mw.dumps([a], version)))['0'].shape == a.shape
+    data = mw.dumps([a[..., None]], version)
+    with pytest.raises(MXNetFormatError) as e:
+        load_mxnet_params(io.BytesIO(data))
+    if version == 'legacy':
+        want = (
+            'array #0: header word 0x00000021 is neither an NDArray version magic (V1 '
+            '0xF993FAC8, V2 0xF993FAC9, V3 0xF993FACA) nor a legacy ndim; this is not an MXNet '
+            'NDArray file, or it is corrupt'
+        )
+    else:
+        want = (
+            'array #0 shape: implausible number of dimensions 33; this is not an MXNet '
+            'NDArray file, or it is corrupt'
+        )
+    assert str(e.value) == f'<stream>: {want}'
+
+
+def test_a_seekable_stream_is_read_in_place():
+    """Only a stream that cannot tell its size is first copied into memory whole."""
+
+    class NoWholeRead(io.BytesIO):
+        def read(self, n=-1):
+            assert n is not None and n >= 0, 'read the whole stream into memory'
+            return super().read(n)
+
+    raw = mw.dumps({'w': np.ones((3, 4), np.float32)}, 'V2')
+    np.testing.assert_array_equal(load_mxnet_params(NoWholeRead(raw))['w'], np.ones((3, 4)))
+
+
+def test_read_mxnet_params_densifies_and_keeps_the_budget_by_default(tmp_path):
+    rs = mw.Sparse('row_sparse', (4, 2), np.ones((1, 2), np.float32), np.array([2]))
+    f = tmp_path / 's.params'
+    mw.save(f, {'s': rs}, 'V2')
+    params, versions = read_mxnet_params(f)
+    assert versions == ['V2'] and params['s'].shape == (4, 2)
+    for source in (f, str(f)):  # a path: the budget still applies
+        with pytest.raises(MXNetFormatError, match='would take 32 bytes, more than the 31 left'):
+            read_mxnet_params(source, max_dense_bytes=31)
+
+
+def test_the_file_is_named_in_every_message(tmp_path):
+    missing = tmp_path / 'missing.params'
+    with pytest.raises(FileNotFoundError) as e:
+        load_mxnet_params(missing)
+    assert str(e.value) == f'{missing}: no such file'
+    short = tmp_path / 'short.params'
+    short.write_bytes(b'\0' * 10)
+    for source, name in ((short, str(short)), (io.BytesIO(b'\0' * 10), '<stream>')):
+        with pytest.raises(MXNetFormatError) as e:
+            load_mxnet_params(source)
+        assert str(e.value) == (
+            f'{name}: 10-byte file is too short to be an MXNet .params file (it starts with '
+            'a 16-byte header)'
+        )
+    with open(short, 'rb') as fh:  # a file object: named by its path
+        with pytest.raises(MXNetFormatError, match=f'^{short}: 10-byte file'):
+            load_mxnet_params(fh)
+
+
+def test_a_file_that_shrinks_while_read():
+    """The size was taken first; a short read after it is reported as such."""
+
+    class Shrunk(io.BytesIO):  # claims 100 bytes more than it holds
+        def seek(self, pos, whence=io.SEEK_SET):
+            end = super().seek(pos, whence)
+            return end + 100 if whence == io.SEEK_END else end
+
+    with pytest.raises(MXNetFormatError) as e:
+        load_mxnet_params(Shrunk(b'\x12\x01' + b'\0' * 8))
+    assert str(e.value) == (
+        '<stream>: truncated file: file header needs 16 bytes at offset 0, got 10'
+    )
+
+
+def _named(names, name_count=None):
+    """A V2 file of one-element arrays under ``names`` (duplicates allowed)."""
+    records = b''.join(mw.array_record(np.ones(1, np.float32), 'V2') for _ in names)
+    out = struct.pack('<QQQ', 0x112, 0, len(names)) + records
+    out += struct.pack('<Q', len(names) if name_count is None else name_count)
+    for n in names:
+        out += struct.pack('<Q', len(n)) + n.encode()
+    return out
+
+
+def test_name_count_is_unsigned():
+    with pytest.raises(MXNetFormatError) as e:
+        load_mxnet_params(io.BytesIO(_named(['a'], name_count=2**64 - 1)))
+    assert str(e.value) == (
+        '<stream>: 1 arrays but 18446744073709551615 names (MXNet writes none or one per '
+        'array); the file is corrupt'
+    )
+
+
+@pytest.mark.parametrize(
+    'names,shown',
+    [
+        (['a', 'b', 'a'], ['a']),
+        (['b', 'a', 'c', 'a', 'b'], ['a', 'b']),
+        ([n for n in 'fedcba' for _ in range(2)], ['a', 'b', 'c', 'd', 'e']),  # 5 shown
+    ],
+)
+def test_duplicate_names_are_listed(names, shown):
+    assert load_mxnet_params(io.BytesIO(_named(['a', 'b'])))  # (the helper is sound)
+    with pytest.raises(MXNetFormatError) as e:
+        load_mxnet_params(io.BytesIO(_named(names)))
+    assert str(e.value) == f'<stream>: duplicate array names {shown}; the file is corrupt'

@@ -35,6 +35,19 @@ def _ade_params():
     return to_ade(WiderResNet(widen_factor=1 / DIV).state_dict())
 
 
+VOC_FILE = 'voc_rna-a1_cls21_s8_ep-0001.params'
+
+
+def _voc_seg_params() -> dict:
+    """The authors' VOC segmentation file, with a head that takes 255 channels, not 256."""
+    seg = dict(_ade_params())
+    seg['arg:conv6a_weight'] = torch.zeros(32, 255, 3, 3)
+    seg['arg:conv6a_bias'] = torch.zeros(32)
+    seg['arg:linear21_weight'] = torch.zeros(21, 32, 3, 3)
+    seg['arg:linear21_bias'] = torch.zeros(21)
+    return seg
+
+
 def ade(name=A1_FILE, classes=0, **kwargs):
     """An ADE (MXNet-named) checkpoint, converted (optionally with a classifier)."""
     params = dict(_ade_params())
@@ -210,16 +223,12 @@ def test_head_shapes_are_checked_against_the_backbone():
         ConversionError, match=r'head.fc.weight: .* shape \(10, 300\).* \(10, 256\)'
     ):
         check_converted_shapes(conv.state_dict, conv.meta)
-    seg = dict(_ade_params())
-    seg['arg:conv6a_weight'] = torch.zeros(32, 255, 3, 3)
-    seg['arg:conv6a_bias'] = torch.zeros(32)
-    seg['arg:linear21_weight'] = torch.zeros(21, 32, 3, 3)
-    seg['arg:linear21_bias'] = torch.zeros(21)
-    conv = convert_state_dict(seg, 'mxnet', name_hint='voc_rna-a1_cls21_s8_ep-0001.params')
+    seg = _voc_seg_params()
+    conv = convert_state_dict(seg, 'mxnet', name_hint=VOC_FILE)
     with pytest.raises(ConversionError, match=r'decode_head.conv.conv.weight: .*\(32, 256, 3, 3\)'):
         check_converted_shapes(conv.state_dict, conv.meta)
     seg['arg:conv6a_weight'] = torch.zeros(32, 256, 3, 3)
-    conv = convert_state_dict(seg, 'mxnet', name_hint='voc_rna-a1_cls21_s8_ep-0001.params')
+    conv = convert_state_dict(seg, 'mxnet', name_hint=VOC_FILE)
     check_converted_shapes(conv.state_dict, conv.meta)
 
 
@@ -383,12 +392,8 @@ def test_shape_messages_in_full():
 
 
 def test_shape_messages_name_the_source_of_a_head_key_and_lone_missing_keys():
-    seg = dict(_ade_params())
-    seg['arg:conv6a_weight'] = torch.zeros(32, 255, 3, 3)
-    seg['arg:conv6a_bias'] = torch.zeros(32)
-    seg['arg:linear21_weight'] = torch.zeros(21, 32, 3, 3)
-    seg['arg:linear21_bias'] = torch.zeros(21)
-    conv = convert_state_dict(seg, 'mxnet', name_hint='voc_rna-a1_cls21_s8_ep-0001.params')
+    seg = _voc_seg_params()
+    conv = convert_state_dict(seg, 'mxnet', name_hint=VOC_FILE)
     with pytest.raises(ConversionError) as e:
         check_converted_shapes(conv.state_dict, conv.meta, conv.renamed)
     assert str(e.value).startswith(

@@ -5,7 +5,6 @@ The acceptance checks run at 1/16 width here; set WIDER_MM_FULL_WIDTH=1 to also 
 at the released width (about a minute and 3 GB of memory on a CPU).
 """
 
-import importlib.util
 import os
 import stat
 import subprocess
@@ -16,6 +15,7 @@ import mxnet_writer as mw
 import numpy as np
 import pytest
 import torch
+from common import load_tool
 from mmengine.runner import load_checkpoint
 from wrn_ports import (
     InPlaceABNRef,
@@ -34,9 +34,7 @@ from wider_mm.models.backbones.wider_resnet import WiderResNet
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / 'tools' / 'model_converters' / 'wrn2mm.py'
-_spec = importlib.util.spec_from_file_location('wrn2mm', TOOL)
-wrn2mm = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(wrn2mm)
+wrn2mm = load_tool('model_converters/wrn2mm', 'wrn2mm')
 
 LEAKY = dict(type='LeakyReLU', negative_slope=0.01)
 #: The acceptance cases: (source, reference port, MAP/NV training checkpoint?, arguments).

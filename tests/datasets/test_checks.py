@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from common import edit_png, split_names, tiny_voc
 from mmengine.config import Config
 from mmseg.registry import DATASETS
 from mmseg.utils import register_all_modules
-from PIL import Image
 
 from wider_mm.datasets import SegAnnotationError
 from wider_mm.datasets.checks import add_annotation_checks, check_args
@@ -22,23 +21,10 @@ TINY_VOC = ROOT / 'tests' / 'tools' / 'configs' / 'tiny_voc.py'
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
-def _load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(
-        f'wider_tools_{name}', ROOT / 'tools' / f'{name}.py'
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope='module')
 def voc(tmp_path_factory) -> Path:
     """Tiny VOC-layout data: 4 train, 3 val images of 48x32, 5 demo classes."""
-    out = tmp_path_factory.mktemp('seg_data') / 'demo'
-    _load_tool('make_demo_data').make_demo_data(
-        str(out), num_train=4, num_val=3, num_test=0, size=(48, 32), seed=3, layouts=('voc',)
-    )
-    return out / 'VOCdevkit' / 'VOC2012'
+    return tiny_voc(tmp_path_factory.mktemp('seg_data') / 'demo', seed=3)
 
 
 _CFG = {}
@@ -52,18 +38,6 @@ def _cfg(root: Path, **options) -> Config:
     cfg.merge_from_dict({f'{k}.dataset.data_root': str(root) for k in LOADERS})
     cfg.merge_from_dict(options)
     return cfg
-
-
-def _names(root: Path, split: str) -> list:
-    return (root / 'ImageSets' / 'Segmentation' / f'{split}.txt').read_text().split()
-
-
-def _edit(png: Path, fn) -> None:
-    """Rewrite a palette PNG's ids with ``fn`` (keeps the palette, as VOC files have it)."""
-    im = Image.open(png)
-    out = Image.fromarray(fn(np.array(im)), 'P')
-    out.putpalette(im.getpalette())
-    out.save(png)
 
 
 def _value_77(a: np.ndarray) -> np.ndarray:
@@ -136,8 +110,8 @@ def test_tta_pipeline_with_the_check_runs_and_names_a_bad_file(voc, tmp_path):
     add_annotation_checks(cfg)
     sample = DATASETS.build(cfg.test_dataloader.dataset)[0]
     assert len(sample['inputs']) == 4  # 2 scales x 2 flips: the check added no branch
-    name = _names(root, 'val')[0]
-    _edit(root / 'SegmentationClass' / f'{name}.png', _value_77)
+    name = split_names(root, 'val')[0]
+    edit_png(root / 'SegmentationClass' / f'{name}.png', _value_77)
     with pytest.raises(SegAnnotationError, match=f'{name}.png'):
         DATASETS.build(cfg.test_dataloader.dataset)[0]
 
@@ -156,8 +130,8 @@ def test_each_split_names_the_bad_file(voc, tmp_path, split, bad):
     root = tmp_path / 'VOC2012'
     shutil.copytree(voc, root)
     ann_split = 'train' if split == 'train' else 'val'  # the config tests on val
-    name = _names(root, ann_split)[1]
-    _edit(root / 'SegmentationClass' / f'{name}.png', bad)
+    name = split_names(root, ann_split)[1]
+    edit_png(root / 'SegmentationClass' / f'{name}.png', bad)
     cfg = _cfg(root)
     add_annotation_checks(cfg)
     err = _first_error(DATASETS.build(cfg[f'{split}_dataloader'].dataset))
@@ -171,8 +145,8 @@ def test_without_the_check_bad_labels_pass_silently(voc, tmp_path):
     """What the check prevents: mmseg's pipeline hands a 77 on to the model and metric."""
     root = tmp_path / 'VOC2012'
     shutil.copytree(voc, root)
-    for name in _names(root, 'val'):
-        _edit(root / 'SegmentationClass' / f'{name}.png', _value_77)
+    for name in split_names(root, 'val'):
+        edit_png(root / 'SegmentationClass' / f'{name}.png', _value_77)
     cfg = _cfg(root, check_annotations=False)
     add_annotation_checks(cfg)
     dataset = DATASETS.build(cfg.val_dataloader.dataset)

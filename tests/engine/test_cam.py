@@ -128,8 +128,14 @@ def test_no_labels_gives_no_maps(psa_checkpoint):
 
 
 def test_checkpoint_of_another_model_fails_naming_it(psa_checkpoint, tmp_path):
-    with pytest.raises(ValueError, match='does not fit the model of the config'):
+    with pytest.raises(ValueError) as e:
         build_model(small_config(num_classes=4), psa_checkpoint[2])  # 20-class fc8
+    msg = str(e.value)
+    assert 'does not fit the model (ImageClassifier): 1 shape mismatches (checkpoint vs ' in msg
+    assert '[head.fc.weight: (20, 256) vs (4, 256)]' in msg and '\n' not in msg
+    assert msg.endswith(
+        'check that config and checkpoint belong together (depth, variant, widths, classes)'
+    )
 
 
 def test_settings_from_config_and_overrides():

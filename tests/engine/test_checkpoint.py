@@ -345,6 +345,73 @@ def test_converted_checkpoint_must_match_the_recorded_backbone_arguments():
     assert load_state(model, ckpt, 'a.pth', ignore_recorded=['variant']).exact  # on purpose
 
 
+def _small_wrn():
+    from wider_mm import WiderResNet
+
+    return WiderResNet(depth=16, widen_factor=1 / 16)
+
+
+def test_load_state_strips_module_and_takes_the_keys_under_a_prefix():
+    src, model = _small_wrn(), _small_wrn()
+    dp = {f'module.{k}': v for k, v in src.state_dict().items()}  # DataParallel's
+    assert load_state(model, dp, 'dp.pth').exact
+    seg = {f'backbone.{k}': v for k, v in src.state_dict().items()}
+    seg['decode_head.conv.weight'] = torch.zeros(1)
+    for prefix in ('backbone', 'backbone.'):
+        model = _small_wrn()
+        assert load_state(model, dict(state_dict=seg), 'seg.pth', prefix=prefix).exact
+        for k, v in src.state_dict().items():
+            assert torch.equal(model.state_dict()[k], v), k
+    with pytest.raises(CheckpointError, match=r"^seg.pth: no key starts with prefix 'head.'$"):
+        load_state(model, seg, 'seg.pth', prefix='head')
+    with pytest.raises(CheckpointError, match='unexpected keys'):  # no prefix: all of them
+        load_state(model, seg, 'seg.pth')
+
+
+@pytest.mark.parametrize('drop,extra', [(1, 0), (0, 1), (6, 0), (5, 0), (2, 7)])
+def test_missing_or_unexpected_keys_alone_fail_and_are_listed(drop, extra):
+    src = _small_wrn()
+    state = src.state_dict()
+    # (BN fills in a missing num_batches_tracked itself: not a missing key)
+    names = [k for k in state if not k.endswith('num_batches_tracked')][:drop]
+    for k in names:
+        state.pop(k)
+    extras = [f'extra{i}.weight' for i in range(extra)]
+    state.update({k: torch.zeros(1) for k in extras})
+    with pytest.raises(CheckpointError) as e:
+        load_state(_small_wrn(), state, 'x.pth', fix='FIX')
+    msg = str(e.value)
+
+    def listed(keys):
+        return (
+            '['
+            + ', '.join(keys[:5])
+            + (f' and {len(keys) - 5} more' if len(keys) > 5 else '')
+            + ']'
+        )
+
+    parts = [f'{len(names)} missing keys {listed(names)}'] if drop else []
+    parts += [f'{extra} unexpected keys {listed(extras)}'] if extra else []
+    assert msg == (
+        f'x.pth does not fit the model (WiderResNet): {", ".join(parts)}. If it is a released '
+        'Wider ResNet checkpoint (MXNet, PSA, MAP, NVIDIA), convert it first with '
+        'tools/model_converters/wrn2mm.py; otherwise FIX'
+    )
+
+
+def test_recorded_arguments_are_checked_before_the_shapes():
+    from wider_mm import WiderResNet
+
+    deep = WiderResNet(depth=20, widen_factor=1 / 16)
+    recorded = dict(type='WiderResNet', depth=20, variant='a1', widen_factor=1 / 16)
+    ckpt = dict(state_dict=deep.state_dict(), meta=dict(backbone=recorded))
+    with pytest.raises(CheckpointError) as e:  # WRN-20 weights, a WRN-16 model
+        load_state(_small_wrn(), ckpt, 'deep.pth', ignore_option=None)
+    msg = str(e.value)
+    assert 'depth: the weights need 20, the model has 16; set model.backbone.depth=20' in msg
+    assert 'ignore_recorded' not in msg and 'does not fit' not in msg
+
+
 def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     target = tmp_path / 'iter_2.pth'
     target.write_bytes(b'old')

@@ -1,6 +1,8 @@
-"""test.py's output paths: absent or empty folders only, new files only."""
+"""test.py's output paths: absent or empty folders only, new files only; the server archive."""
 
 from __future__ import annotations
+
+import zipfile
 
 import pytest
 
@@ -9,6 +11,7 @@ from wider_mm.engine.outputs import (
     check_test_outputs,
     require_empty_dir,
     require_new_file,
+    submission_archive,
 )
 
 
@@ -49,3 +52,27 @@ def test_check_test_outputs_resolves_the_folders_test_py_writes(tmp_path):
         check_test_outputs(
             str(work), out=str(work / 'format_results' / 'results.zip'), out_is_file=True
         )
+
+
+def test_submission_archive_packs_every_png_by_its_path_and_nothing_else(tmp_path):
+    (tmp_path / 'a' / 'b').mkdir(parents=True)
+    for name in ('x.png', 'a/y.png', 'a/b/z.png', 'a/notes.txt'):
+        (tmp_path / name).write_bytes(b'png')
+    pngs = ['a/b/z.png', 'a/y.png', 'x.png']
+    path = submission_archive(str(tmp_path), 'cityscapes')
+    assert path == str(tmp_path / 'cityscapes_results.zip')
+    with zipfile.ZipFile(path) as zf:
+        assert zf.namelist() == pngs and zf.read('a/y.png') == b'png'
+    path = submission_archive(str(tmp_path), 'generic')  # the first archive is no PNG
+    assert path == str(tmp_path / 'results.zip')
+    with zipfile.ZipFile(path) as zf:
+        assert zf.namelist() == pngs
+
+
+def test_the_voc_archive_is_the_one_its_metric_wrote(tmp_path):
+    assert submission_archive(str(tmp_path), 'voc') is None
+    (tmp_path / 'x.png').write_bytes(b'png')
+    tgz = tmp_path / 'VOC2012_comp6_results.tar.gz'
+    tgz.write_bytes(b'tgz')
+    assert submission_archive(str(tmp_path), 'voc') == str(tgz)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [tgz.name, 'x.png']  # nothing packed

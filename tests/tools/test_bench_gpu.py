@@ -1,18 +1,11 @@
 """tools/gpu/bench_gpu.py: torchvision's deeplabv3_resnet101 against WiderResNet under the
 same torchvision heads, smoke-run on CPU at a tiny size."""
 
-import importlib.util
-import os.path as osp
-
 import pytest
 import torch
+from common import load_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-_spec = importlib.util.spec_from_file_location(
-    'wider_mm_tools_bench_gpu', osp.join(ROOT, 'tools/gpu/bench_gpu.py')
-)
-bench_gpu = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench_gpu)
+bench_gpu = load_tool('gpu/bench_gpu')
 
 
 def test_models_share_torchvision_heads():

@@ -5,21 +5,13 @@ units lower the measured memory of a training step (asserted as "lower" only; ti
 not asserted).
 """
 
-import importlib.util
 import json
 import os.path as osp
-import sys
 
 import pytest
-import torch
+from common import load_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-_spec = importlib.util.spec_from_file_location(
-    'wider_mm_tools_benchmark', osp.join(ROOT, 'tools/benchmark.py')
-)
-benchmark = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = benchmark
-_spec.loader.exec_module(benchmark)
+benchmark = load_tool('benchmark')
 
 WIDTH = 0.0625
 BASELINE = 'deeplabv3_r101-d8_4xb2-40k_cityscapes-512x1024'
@@ -60,15 +52,6 @@ TINY_ARGS = [
     '--threads',
     '1',
 ]
-
-
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """One torch thread: on 2 cores shared with other jobs, 2 OpenMP threads can stall."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')

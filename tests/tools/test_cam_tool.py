@@ -1,24 +1,26 @@
 """tools/cam.py and tools/dist_cam.sh on generated VOC-layout data (CPU, gloo).
 
 A 2-process run writes the same CAM files, index and scores as one process (same threads per
-process, so the same float sums); the record is one tools/leaderboard.py reads, placing a
+process, so the same float sums); the record is one the leaderboard reads, placing a
 full-VOC CAM mIoU beside PSA's published one; bad input is a one-line error.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from common import load_tool
 from mmengine.config import Config
+
+from wider_mm.datasets.demo import make_demo_data
+from wider_mm.evaluation import leaderboard as board
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / 'tools'
@@ -26,17 +28,7 @@ DEMO = ROOT / 'configs/demo/wrn38a1-w16-d8-psa_2xb8-300i_demo-voc-128x96.py'
 SMALL = ['model.backbone.widen_factor=0.0625', 'model.head.in_channels=256']
 
 
-def _load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(f'wider_tools_{name}', TOOLS / f'{name}.py')
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-cam_tool = _load_tool('cam')
-leaderboard_tool = _load_tool('leaderboard')
-make_demo_data = _load_tool('make_demo_data').make_demo_data
+cam_tool = load_tool('cam')
 
 
 @pytest.fixture(scope='module')
@@ -108,17 +100,17 @@ def test_two_processes_write_what_one_writes(setup):
 
 def test_leaderboard_puts_the_cam_miou_beside_psas(setup, tmp_path):
     rec = json.loads((setup['tmp'] / 'one/metrics.json').read_text())
-    rows = leaderboard_tool.build_rows([dict(rec, _run='demo')])
+    rows = board.build_rows([dict(rec, _run='demo')])
     ours = [r for r in rows if r['source'] == 'ours']
     assert [(r['metric'], r['split'], r['value']) for r in ours] == [
         ('CAM mIoU', 'train', rec['metrics']['CAM mIoU'])
     ]
     assert ours[0]['published'] == '' and 'not comparable' in ours[0]['published_setting']
     full = dict(rec, _run='voc', dataset=dict(rec['dataset'], classes=['c'] * 21))
-    row = next(r for r in leaderboard_tool.build_rows([full]) if r['source'] == 'ours')
+    row = next(r for r in board.build_rows([full]) if r['source'] == 'ours')
     assert row['published'] == 47.7  # PSA, VOC 2012 train
     val = dict(full, split='val')
-    row = next(r for r in leaderboard_tool.build_rows([val]) if r['source'] == 'ours')
+    row = next(r for r in board.build_rows([val]) if r['source'] == 'ours')
     assert row['published'] == 47.2
 
 

@@ -2,55 +2,26 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+from common import edit_png, load_tool, split_names, tiny_voc
 
-ROOT = Path(__file__).resolve().parents[2]
 TINY_VOC = Path(__file__).resolve().parent / 'configs' / 'tiny_voc.py'
 
 
-def _load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(
-        f'wider_tools_{name}', ROOT / 'tools' / f'{name}.py'
-    )
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-check_tool = _load_tool('check_dataset')
+check_tool = load_tool('check_dataset')
 
 
 @pytest.fixture(scope='module')
 def clean(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp('cd_data') / 'demo'
-    _load_tool('make_demo_data').make_demo_data(
-        str(out), num_train=4, num_val=3, num_test=0, size=(48, 32), seed=5, layouts=('voc',)
-    )
-    return out / 'VOCdevkit' / 'VOC2012'
+    return tiny_voc(tmp_path_factory.mktemp('cd_data') / 'demo', seed=5)
 
 
 def _opts(root: Path) -> list:
     loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
     return ['--cfg-options', *[f'{k}.dataset.data_root={root}' for k in loaders]]
-
-
-def _names(root: Path, split: str) -> list:
-    return (root / 'ImageSets' / 'Segmentation' / f'{split}.txt').read_text().split()
-
-
-def _edit(png: Path, fn) -> None:
-    im = Image.open(png)
-    out = Image.fromarray(fn(np.array(im)), 'P')
-    out.putpalette(im.getpalette())
-    out.save(png)
 
 
 def _set_77(a):
@@ -71,16 +42,16 @@ def test_reports_every_bad_file_and_exits_1(clean, tmp_path, capsys):
     root = tmp_path / 'VOC2012'
     shutil.copytree(clean, root)
     ann = root / 'SegmentationClass'
-    train, val = _names(root, 'train'), _names(root, 'val')
+    train, val = split_names(root, 'train'), split_names(root, 'val')
     bad = {
         train[0]: 'values [77]',
         train[2]: '32x40 (HxW) but its image is 32x48',
         val[1]: 'values [77]',
         val[2]: 'no such file',
     }
-    _edit(ann / f'{train[0]}.png', _set_77)
-    _edit(ann / f'{train[2]}.png', lambda a: a[:, :40].copy())
-    _edit(ann / f'{val[1]}.png', _set_77)
+    edit_png(ann / f'{train[0]}.png', _set_77)
+    edit_png(ann / f'{train[2]}.png', lambda a: a[:, :40].copy())
+    edit_png(ann / f'{val[1]}.png', _set_77)
     (ann / f'{val[2]}.png').unlink()
     code = check_tool.main([str(TINY_VOC), '--split', 'train', 'val', *_opts(root)])
     out = capsys.readouterr().out
@@ -110,14 +81,14 @@ def test_reduce_zero_label_dataset(clean, tmp_path, capsys):
     argv = [str(TINY_VOC), '--split', 'train', '--no-progress', *_opts(root), *ade]
     assert check_tool.main(argv) == 0
     assert 'train: 7 samples, 0 bad' in capsys.readouterr().out
-    name = _names(root, 'val')[0]
+    name = split_names(root, 'val')[0]
 
     def _set_151(a):
         a = a.copy()
         a[0, 0] = 151
         return a
 
-    _edit(root / 'SegmentationClass' / f'{name}.png', _set_151)
+    edit_png(root / 'SegmentationClass' / f'{name}.png', _set_151)
     assert check_tool.main(argv) == 1
     out = capsys.readouterr().out
     (line,) = [ln for ln in out.splitlines() if ln.startswith('BAD ')]

@@ -3,47 +3,30 @@ its opt-out, and test.py's refusal to write into non-empty output folders."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from common import edit_png, load_tool, split_names, tiny_voc
 
 from wider_mm.datasets import SegAnnotationError
 from wider_mm.engine.test_setup import drop_annotation_loading
 
-ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = Path(__file__).resolve().parent / 'configs'
 TINY_VOC = CONFIGS / 'tiny_voc.py'
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
-def _load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(
-        f'wider_tools_{name}', ROOT / 'tools' / f'{name}.py'
-    )
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-train_tool = _load_tool('train')
-test_tool = _load_tool('test')
+train_tool = load_tool('train')
+test_tool = load_tool('test')
 
 
 @pytest.fixture(scope='module')
 def clean(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp('dc_data') / 'demo'
-    _load_tool('make_demo_data').make_demo_data(
-        str(out), num_train=4, num_val=3, num_test=0, size=(48, 32), seed=7, layouts=('voc',)
-    )
-    return out / 'VOCdevkit' / 'VOC2012'
+    return tiny_voc(tmp_path_factory.mktemp('dc_data') / 'demo', seed=7)
 
 
 @pytest.fixture(scope='module')
@@ -69,14 +52,7 @@ def _opts(root: Path, *extra) -> list:
 
 
 def _name(root: Path, split: str, i: int) -> str:
-    return (root / 'ImageSets' / 'Segmentation' / f'{split}.txt').read_text().split()[i]
-
-
-def _edit(png: Path, fn) -> None:
-    im = Image.open(png)
-    out = Image.fromarray(fn(np.array(im)), 'P')
-    out.putpalette(im.getpalette())
-    out.save(png)
+    return split_names(root, split)[i]
 
 
 def _all_77(a):
@@ -92,7 +68,7 @@ def _assert_names(err: SegAnnotationError, root: Path, name: str, problem: str) 
 def test_train_value_77_names_the_file_and_the_opt_out_restores_the_old_failure(clean, tmp_path):
     root = _copy(clean, tmp_path)
     name = _name(root, 'train', 2)
-    _edit(root / 'SegmentationClass' / f'{name}.png', _all_77)
+    edit_png(root / 'SegmentationClass' / f'{name}.png', _all_77)
     argv = [str(TINY_VOC), '--work-dir', str(tmp_path / 'w')]
     run = ['train_cfg.max_iters=2', 'train_cfg.val_interval=100']  # 2 x 2 = all 4 images
     with pytest.raises(SegAnnotationError) as err:
@@ -107,7 +83,7 @@ def test_train_value_77_names_the_file_and_the_opt_out_restores_the_old_failure(
 def test_val_size_mismatch_names_the_file(clean, tmp_path):
     root = _copy(clean, tmp_path)
     name = _name(root, 'val', 1)
-    _edit(root / 'SegmentationClass' / f'{name}.png', lambda a: a[:, :40].copy())
+    edit_png(root / 'SegmentationClass' / f'{name}.png', lambda a: a[:, :40].copy())
     with pytest.raises(SegAnnotationError) as err:
         train_tool.main(
             [
@@ -129,7 +105,7 @@ def test_test_value_77_names_the_file(clean, checkpoint, tmp_path):
         a[4:6, 4:6] = 77
         return a
 
-    _edit(root / 'SegmentationClass' / f'{name}.png', _some_77)
+    edit_png(root / 'SegmentationClass' / f'{name}.png', _some_77)
     with pytest.raises(SegAnnotationError) as err:
         test_tool.main(
             [str(TINY_VOC), str(checkpoint), '--work-dir', str(tmp_path / 'w'), *_opts(root)]

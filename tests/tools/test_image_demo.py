@@ -9,7 +9,6 @@ mmseg's ``MMSegInferencer``.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -17,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from common import load_tool
 from PIL import Image
 
+from wider_mm.datasets.demo import make_demo_data
 from wider_mm.inference import build_inferencer, list_images
 from wider_mm.models.backbones.wider_resnet import WiderResNet
 from wider_mm.zoo import RELEASED, config_of, md5sum
@@ -33,17 +34,8 @@ VOC_SEG = 'widerhead_wrn38a1-d8_4xb4-40k_voc12aug-504x504'
 IMAGENET_CLS = 'wrn38a1_8xb32_in1k-test320'
 
 
-def _tool(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-image_demo = _tool(ROOT / 'tools' / 'image_demo.py', 'demo_image_demo')
-wrn2mm = _tool(ROOT / 'tools' / 'model_converters' / 'wrn2mm.py', 'demo_wrn2mm')
-make_demo_data = _tool(ROOT / 'tools' / 'make_demo_data.py', 'demo_make_demo_data')
+image_demo = load_tool('image_demo', 'demo_image_demo')
+wrn2mm = load_tool('model_converters/wrn2mm', 'demo_wrn2mm')
 
 
 def _mxnet_file(path: Path, head: dict, seed: int = 0) -> Path:
@@ -62,11 +54,14 @@ def _mxnet_file(path: Path, head: dict, seed: int = 0) -> Path:
 @pytest.fixture(scope='module')
 def images(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp('demo') / 'demo'
-    make_demo_data.make_demo_data(str(out), num_train=1, num_val=2, num_test=1, size=(48, 32))
+    make_demo_data(str(out), num_train=1, num_val=2, num_test=1, size=(48, 32))
     return out / 'VOCdevkit' / 'VOC2012' / 'JPEGImages'
 
 
-def _convert(tmp_path: Path, src: Path, entry: dict) -> Path:
+def _convert(tmp_path: Path, src: Path, task: str, dataset: str, stride: int, zoo: str) -> Path:
+    """``src`` through tools/model_converters/wrn2mm.py, registered as a released A1 file."""
+    entry = dict(origin='fixture', format='mxnet', task=task, dataset=dataset, zoo_model=zoo)
+    entry['backbone'] = dict(variant='a1', output_stride=stride)
     RELEASED.register(dict(entry, name=f'fixture_{src.name}', md5=md5sum(str(src))))
     try:
         dst = tmp_path / 'converted.pth'
@@ -87,18 +82,7 @@ def test_converted_segmentation_checkpoint_alone(images, tmp_path, capsys):
             'arg:linear21_bias': (21,),
         },
     )
-    ckpt = _convert(
-        tmp_path,
-        src,
-        dict(
-            origin='fixture',
-            format='mxnet',
-            task='segmentation',
-            dataset='voc',
-            backbone=dict(variant='a1', output_stride=8),
-            zoo_model=VOC_SEG,
-        ),
-    )
+    ckpt = _convert(tmp_path, src, 'segmentation', 'voc', 8, VOC_SEG)
     out = tmp_path / 'out'
     assert image_demo.main([str(images / '*.jpg'), str(ckpt), '--out-dir', str(out)]) == 0
     n = len(list_images(str(images)))
@@ -125,18 +109,7 @@ def test_converted_classification_checkpoint_topk(images, tmp_path):
         tmp_path / 'cls.params',
         {'arg:linear1000_weight': (1000, c), 'arg:linear1000_bias': (1000,)},
     )
-    ckpt = _convert(
-        tmp_path,
-        src,
-        dict(
-            origin='fixture',
-            format='mxnet',
-            task='classification',
-            dataset='imagenet',
-            backbone=dict(variant='a1', output_stride=32),
-            zoo_model=IMAGENET_CLS,
-        ),
-    )
+    ckpt = _convert(tmp_path, src, 'classification', 'imagenet', 32, IMAGENET_CLS)
     out = tmp_path / 'out'
     first = sorted(images.glob('*.jpg'))[0]
     assert image_demo.main([str(first), str(ckpt), '--out-dir', str(out), '--topk', '3']) == 0

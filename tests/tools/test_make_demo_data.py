@@ -1,28 +1,17 @@
-"""Tests of tools/make_demo_data.py: layouts, determinism, no overwriting, learnability."""
+"""Tests of tools/make_demo_data.py: each flag reaches its argument; errors exit 2 in one line.
+
+The data set itself is tested in tests/datasets/test_demo.py.
+"""
 
 from __future__ import annotations
 
-import importlib.util
-import re
 from pathlib import Path
 
-import numpy as np
-import pytest
-from PIL import Image
+from common import load_tool
 
-from wider_mm.evaluation import voc_palette
+from wider_mm.datasets.demo import make_demo_data
 
-TOOL = Path(__file__).resolve().parents[2] / 'tools' / 'make_demo_data.py'
-_spec = importlib.util.spec_from_file_location('wider_tools_make_demo_data', TOOL)
-mdd = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(mdd)
-
-SMALL = dict(num_train=6, num_val=4, num_test=2, size=(64, 48))
-
-
-@pytest.fixture(scope='module')
-def demo(tmp_path_factory) -> Path:
-    return Path(mdd.make_demo_data(str(tmp_path_factory.mktemp('d') / 'demo'), **SMALL))
+mdd = load_tool('make_demo_data')
 
 
 def _files(root: Path) -> dict:
@@ -31,155 +20,26 @@ def _files(root: Path) -> dict:
     }
 
 
-def test_deterministic(demo, tmp_path):
-    again = mdd.make_demo_data(str(tmp_path / 'again'), **SMALL)
-    assert _files(demo) == _files(Path(again))
-    other = mdd.make_demo_data(str(tmp_path / 'other'), seed=1, **SMALL)
-    assert _files(demo).keys() == _files(Path(other)).keys()
-    assert _files(demo) != _files(Path(other))
+def test_flags_reach_their_arguments(tmp_path, capsys):
+    """Every flag set to a non-default value: the same bytes as the package call."""
+    argv = ['--num-train', '3', '--num-val', '2', '--num-test', '1', '--size', '40', '24']
+    argv += ['--seed', '7', '--layouts', 'cityscapes']
+    assert mdd.main([str(tmp_path / 'cli'), *argv]) == 0
+    assert 'demo data written to' in capsys.readouterr().out
+    make_demo_data(str(tmp_path / 'api'), 3, 2, 1, (40, 24), seed=7, layouts=('cityscapes',))
+    assert _files(tmp_path / 'cli') == _files(tmp_path / 'api') != {}
+    assert mdd.main([str(tmp_path / 'cli'), '--force', *argv[:-2], '--layouts', 'voc']) == 0
+    assert not (tmp_path / 'cli' / 'cityscapes').exists()
+    assert (tmp_path / 'cli' / 'VOCdevkit').is_dir()
 
 
-def test_voc_layout(demo):
-    voc = demo / 'VOCdevkit' / 'VOC2012'
-    sets = {
-        s: (voc / 'ImageSets/Segmentation' / f'{s}.txt').read_text().split()
-        for s in ('train', 'val', 'trainval', 'test')
-    }
-    assert [len(sets[s]) for s in ('train', 'val', 'test')] == [6, 4, 2]
-    assert sets['trainval'] == sets['train'] + sets['val']
-    for name in sets['trainval']:
-        img = Image.open(voc / 'JPEGImages' / f'{name}.jpg')
-        lab = Image.open(voc / 'SegmentationClass' / f'{name}.png')
-        assert img.format == 'JPEG' and img.size == (64, 48) == lab.size
-        assert lab.mode == 'P' and lab.getpalette()[:768] == voc_palette()
-        assert set(np.unique(np.array(lab))) <= {0, 1, 3, 7, 15, 255}
-    for name in sets['test']:  # like the real test split: images only
-        assert (voc / 'JPEGImages' / f'{name}.jpg').is_file()
-        assert not (voc / 'SegmentationClass' / f'{name}.png').exists()
-    assert mdd.voc_palette() == voc_palette()
-
-
-def test_voc_image_labels_are_the_classes_of_each_segmentation(demo):
-    """Annotations/*.xml + ImageSets/Main, read by mmpretrain's own VOC dataset."""
-    from mmpretrain.datasets import VOC
-
-    voc = demo / 'VOCdevkit' / 'VOC2012'
-    names = {v: k for k, v in mdd.VOC_DEMO_CLASSES.items()}
-    classes = ('aeroplane', 'bird', 'car', 'person')
-    for split, n in (('train', 6), ('val', 4)):
-        assert (voc / 'ImageSets/Main' / f'{split}.txt').read_text().split() == (
-            voc / 'ImageSets/Segmentation' / f'{split}.txt'
-        ).read_text().split()
-        ds = VOC(data_root=str(voc), split=split, metainfo=dict(classes=classes))
-        assert len(ds) == n
-        for i in range(n):
-            info = ds.get_data_info(i)
-            lab = np.array(
-                Image.open(voc / 'SegmentationClass' / (Path(info['img_path']).stem + '.png'))
-            )
-            want = sorted(classes.index(names[v]) for v in np.unique(lab) if v not in (0, 255))
-            assert sorted(info['gt_label']) == want and want
-    for name in (voc / 'ImageSets/Main/test.txt').read_text().split():
-        assert not (voc / 'Annotations' / f'{name}.xml').exists()  # as the real test split
-
-
-def test_cityscapes_layout_and_label_ids(demo):
-    from cityscapesscripts.helpers.labels import id2label
-
-    cs = demo / 'cityscapes'
-    pattern = re.compile(r'^[a-z]+_\d{6}_\d{6}_leftImg8bit\.png$')
-    for split, n in (('train', 6), ('val', 4), ('test', 2)):
-        imgs = sorted((cs / 'leftImg8bit' / split).glob('*/*.png'))
-        assert len(imgs) == n and all(pattern.match(p.name) for p in imgs)
-        for img in imgs:
-            stem = img.name[: -len('_leftImg8bit.png')]
-            gt = cs / 'gtFine' / split / img.parent.name
-            train_png, id_png = (
-                gt / f'{stem}_gtFine_labelTrainIds.png',
-                gt / f'{stem}_gtFine_labelIds.png',
-            )
-            if split == 'test':
-                assert not train_png.exists()
-                continue
-            train_ids, label_ids = np.array(Image.open(train_png)), np.array(Image.open(id_png))
-            assert train_ids.shape == label_ids.shape == (48, 64)
-            # cityscapesscripts' own table: labelId -> trainId
-            to_train = np.vectorize(lambda i: id2label[i].trainId)(label_ids)
-            assert np.array_equal(to_train, train_ids)
-            assert {0, 10} <= set(np.unique(train_ids))  # road and sky in every scene
-
-
-def test_mmseg_datasets_read_it(demo):
-    from mmseg.datasets import CityscapesDataset, PascalVOCDataset
-
-    voc = PascalVOCDataset(
-        data_root=str(demo / 'VOCdevkit' / 'VOC2012'),
-        ann_file='ImageSets/Segmentation/val.txt',
-        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
-        metainfo=dict(classes=('background', 'aeroplane', 'bird', 'car', 'person')),
-        pipeline=[],
-    )
-    assert len(voc) == 4 and voc.label_map[15] == 4 and voc.label_map[2] == 255
-    cs = CityscapesDataset(
-        data_root=str(demo / 'cityscapes'),
-        data_prefix=dict(img_path='leftImg8bit/train', seg_map_path='gtFine/train'),
-        pipeline=[],
-    )
-    assert len(cs) == 6 and cs[0]['seg_map_path'].endswith('_gtFine_labelTrainIds.png')
-
-
-def test_learnable_not_noise(demo):
-    """A nearest-mean colour classifier beats chance by far: the classes are structured."""
-    voc = demo / 'VOCdevkit' / 'VOC2012'
-
-    def load(split):
-        names = (voc / 'ImageSets/Segmentation' / f'{split}.txt').read_text().split()
-        x = np.concatenate(
-            [np.array(Image.open(voc / 'JPEGImages' / f'{n}.jpg')).reshape(-1, 3) for n in names]
-        ).astype(float)
-        y = np.concatenate(
-            [np.array(Image.open(voc / 'SegmentationClass' / f'{n}.png')).ravel() for n in names]
-        )
-        return x, y
-
-    x, y = load('train')
-    xv, yv = load('val')
-    ids = [i for i in (0, 1, 3, 7, 15) if (y == i).any() and (yv == i).any()]
-    assert len(ids) >= 3
-    means = np.stack([x[y == i].mean(0) for i in ids])
-    pred = np.array(ids)[((xv[:, None] - means[None]) ** 2).sum(-1).argmin(1)]
-    acc = np.mean([(pred[yv == i] == i).mean() for i in ids])
-    assert acc > 0.45 + 0.5 / len(ids), f'mean class accuracy {acc:.2f}'
-
-
-def test_refuses_to_overwrite(demo, tmp_path, capsys):
+def test_errors_exit_2_in_one_line(tmp_path, capsys):
     out = tmp_path / 'user'
     out.mkdir()
     (out / 'mine.txt').write_text('keep')
     assert mdd.main([str(out)]) == 2
-    assert 'refusing to overwrite' in capsys.readouterr().err
-    assert (out / 'mine.txt').read_text() == 'keep'
-    assert (
-        mdd.main(
-            [
-                str(out),
-                '--force',
-                '--num-train',
-                '1',
-                '--num-val',
-                '1',
-                '--num-test',
-                '0',
-                '--size',
-                '32',
-                '32',
-                '--layouts',
-                'voc',
-            ]
-        )
-        == 0
-    )
-    assert not (out / 'mine.txt').exists() and (out / 'VOCdevkit').is_dir()
-    assert not (out / 'cityscapes').exists()
-    with pytest.raises(ValueError, match='at least 16x16'):
-        mdd.make_demo_data(str(tmp_path / 'tiny'), size=(8, 8))
+    err = capsys.readouterr().err
+    assert err.startswith('make_demo_data.py: error: ') and 'refusing to overwrite' in err
+    assert err.count('\n') == 1 and (out / 'mine.txt').read_text() == 'keep'
+    assert mdd.main([str(tmp_path / 'tiny'), '--size', '8', '8']) == 2
+    assert 'at least 16x16' in capsys.readouterr().err

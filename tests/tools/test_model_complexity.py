@@ -1,20 +1,11 @@
 """tools/analysis/model_complexity.py: the parameters/FLOPs report, at a tiny width."""
 
-import importlib.util
 import json
-import os.path as osp
-import sys
 
 import pytest
-import torch
+from common import load_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-_spec = importlib.util.spec_from_file_location(
-    'wider_mm_tools_model_complexity', osp.join(ROOT, 'tools/analysis/model_complexity.py')
-)
-complexity = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = complexity  # dataclasses look their module up while it loads
-_spec.loader.exec_module(complexity)
+complexity = load_tool('analysis/model_complexity')
 
 WIDTH = 0.0625
 ARGS = [
@@ -35,15 +26,6 @@ ARGS = [
     '--threads',
     '1',
 ]
-
-
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """One torch thread: on 2 cores shared with other jobs, 2 OpenMP threads can stall."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_table_rows_and_fields(tmp_path, capsys):

@@ -6,7 +6,6 @@ converter tests' writer) and undo the registration afterwards.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -20,13 +19,10 @@ from wider_mm.zoo.convert import convert_release
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'tests' / 'converters'))
 import mxnet_writer as mw  # noqa: E402
-from wrn_ports import to_ade  # noqa: E402
+from common import load_tool  # noqa: E402
+from wrn_ports import InPlaceABNRef, PortWiderResNet, max_rel_err, randomize, to_ade  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location(
-    'zoo_wrn2mm', ROOT / 'tools' / 'model_converters' / 'wrn2mm.py'
-)
-wrn2mm = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(wrn2mm)
+wrn2mm = load_tool('model_converters/wrn2mm', 'zoo_wrn2mm')
 
 REFERENCE_MD5 = {  # the authors' models/checksum.md5 (WIDER_RESNET.md sec. 8)
     'ilsvrc-cls_rna-a_cls1000_ep-0001.params': '2421c1945b6797cecd3f89db14ca73f6',
@@ -67,6 +63,20 @@ def registered():
         RELEASED.remove(n)
 
 
+def _register_classifier(registered, f: Path, variant: str) -> None:
+    """``f`` as the released ImageNet classifier file ``fixture_VARIANT.params``."""
+    registered(
+        name=f'fixture_{variant}.params',
+        md5=md5sum(str(f)),
+        origin='fixture',
+        format='mxnet',
+        task='classification',
+        dataset='imagenet',
+        backbone=dict(variant=variant, output_stride=32),
+        zoo_model=f'wrn38{variant}_8xb32_in1k-test320',
+    )
+
+
 def test_the_registry_holds_the_reference_files():
     for name, md5 in REFERENCE_MD5.items():
         entry = RELEASED.by_name(name)
@@ -76,6 +86,7 @@ def test_the_registry_holds_the_reference_files():
         ('res38_cls.pth', 'psa'),
         ('ilsvrc-cls_rna-a1_cls1000_ep-0001.pth', 'psa'),
         ('wide_resnet38_ipabn_lr_256.pth.tar', 'mapillary'),
+        ('wide_resnet38_deeplab_vistas.pth.tar', 'mapillary'),
         ('wider_resnet38.pth.tar', 'nvidia'),
     ]:
         assert RELEASED.by_name(name).format == fmt
@@ -99,16 +110,7 @@ def test_bad_entries_fail_naming_the_field(tmp_path):
 
 def test_recognised_by_hash_guessed_by_name_flagged_on_another_hash(tmp_path, registered):
     f = write_ade_classifier(tmp_path / 'mirror_copy.params')
-    registered(
-        name='fixture_a1.params',
-        md5=md5sum(str(f)),
-        origin='fixture',
-        format='mxnet',
-        task='classification',
-        dataset='imagenet',
-        backbone=dict(variant='a1', output_stride=32),
-        zoo_model='wrn38a1_8xb32_in1k-test320',
-    )
+    _register_classifier(registered, f, 'a1')
     by_hash = RELEASED.identify(str(f))  # another name, the registered bytes
     assert by_hash.by == 'md5' and by_hash.entry.name == 'fixture_a1.params'
     assert not by_hash.hash_mismatch and 'recognised by its MD5' in by_hash.describe()
@@ -130,16 +132,7 @@ def test_wrn2mm_picks_the_arguments_and_writes_a_ready_checkpoint(tmp_path, regi
     # Model A: the variant does not show in the weights and the name tells nothing here;
     # the registry entry says 'a' (and wrn2mm must not fall back to its 'a1' guess)
     f = write_ade_classifier(tmp_path / 'download.bin')
-    registered(
-        name='fixture_a.params',
-        md5=md5sum(str(f)),
-        origin='fixture',
-        format='mxnet',
-        task='classification',
-        dataset='imagenet',
-        backbone=dict(variant='a', output_stride=32),
-        zoo_model='wrn38a_8xb32_in1k-test320',
-    )
+    _register_classifier(registered, f, 'a')
     dst = tmp_path / 'out.pth'
     assert wrn2mm.main([str(f), str(dst)]) == 0
     out = capsys.readouterr().out
@@ -159,3 +152,51 @@ def test_wrn2mm_picks_the_arguments_and_writes_a_ready_checkpoint(tmp_path, regi
     assert 'WARN WARNING: the name ilsvrc-cls_rna-a_cls1000_ep-0001.params' in (
         capsys.readouterr().out
     )
+
+
+VISTAS = 'wide_resnet38_deeplab_vistas.pth.tar'
+
+
+def test_the_vistas_snapshot_is_known_by_name_only():
+    entry = RELEASED.by_name(f'/downloads/{VISTAS}')
+    assert entry.format == 'mapillary' and entry.task == 'backbone' and entry.md5 is None
+    assert dict(entry.backbone) == dict(variant='a2', output_stride=8)
+    assert entry.zoo_model is None and entry.dataset is None
+
+
+def test_wrn2mm_converts_the_trunk_of_the_vistas_snapshot(tmp_path, capsys):
+    """MAP's segmentation snapshot layout ({'state_dict': {'body', 'head', 'cls'}}, as its
+    scripts/test_vistas.py loads it): the InPlace-ABN A2 trunk at stride 8 becomes a
+    backbone checkpoint that reproduces the trunk; the head is dropped, and wrn2mm says so."""
+    body = PortWiderResNet(
+        div=16, norm_act=InPlaceABNRef, a2=True, dilation=True, bottleneck_stride='conv2'
+    )
+    body = randomize(body, 5).eval()
+    g = torch.Generator().manual_seed(1)
+    head = {  # DeepLabV3-like parts; their exact names do not matter, all of them go
+        'map_convs.0.weight': torch.randn(16, 256, 1, 1, generator=g),
+        'map_bn.weight': torch.rand(64, generator=g),
+        'red_conv.weight': torch.randn(16, 64, 1, 1, generator=g),
+    }
+    cls = {'weight': torch.randn(65, 16, 1, 1, generator=g), 'bias': torch.zeros(65)}
+    src = tmp_path / VISTAS
+    torch.save({'state_dict': {'body': body.state_dict(), 'head': head, 'cls': cls}}, src)
+    dst = tmp_path / 'vistas_trunk.pth'
+    assert wrn2mm.main([str(src), str(dst)]) == 0
+    out = capsys.readouterr().out
+    assert f'guessed from its name as {VISTAS}' in out
+    assert "--src mapillary --variant a2 --output-stride 8 --drop '^head\\.'" in out
+    assert f'{VISTAS}: only its trunk is converted' in out
+    assert f'{len(head) + len(cls)} dropped on request' in out
+
+    ckpt = torch.load(dst, map_location='cpu', weights_only=False)
+    meta = ckpt['meta']
+    assert meta['task'] == 'backbone' and meta['released']['identified_by'] == 'name'
+    args = {k: v for k, v in meta['backbone'].items() if k != 'type'}
+    model = WiderResNet(out_indices=(6,), **args).eval()
+    model.load_state_dict(ckpt['state_dict'], strict=True)
+    x = torch.randn(1, 3, 48, 48)
+    with torch.no_grad():
+        got, want = model(x)[0], body.features(x)
+    assert got.shape == want.shape and want.shape[-1] == 6  # stride 8
+    assert max_rel_err(got, want)[1] < 1e-4

@@ -754,6 +754,18 @@ def describe(settings: Dict[str, Any]) -> str:
     )
 
 
+def report_args(result: Dict[str, Any]) -> Dict[str, Any]:
+    """``columns``, ``intro`` and ``notes`` of :func:`run_benchmark`'s result, for
+    :func:`~wider_mm.analysis.report.write_report` (or ``render``, to re-render a saved
+    ``benchmark.json``): the table of :func:`table_columns`, :func:`describe` of the
+    settings, and each model's build notes as ``- label: note`` lines."""
+    return dict(
+        columns=table_columns(result['rows']),
+        intro=describe(result['settings']),
+        notes=[f'- {m["label"]}: {n}' for m in result['models'] for n in m['notes']],
+    )
+
+
 if __name__ == '__main__':  # the fresh process of memory_in_fresh_process
     if sys.argv[1:2] == ['--worker']:
         print(json.dumps(memory_job(json.loads(sys.argv[2]))))

@@ -158,15 +158,26 @@ def _unwrap(obj: Any, path: str) -> Tuple[Mapping[str, Any], str]:
     return state, where
 
 
+def _is_state(obj: Any) -> bool:
+    """A non-empty mapping of names to tensors."""
+    return (
+        isinstance(obj, Mapping)
+        and bool(obj)
+        and all(isinstance(v, torch.Tensor) for v in obj.values())
+    )
+
+
 def _find_state(obj: Mapping, path: str) -> Tuple[Mapping[str, Any], str]:
     for key in _NESTED:
         inner = obj.get(key)
-        if (
-            isinstance(inner, Mapping)
-            and inner
-            and all(isinstance(v, torch.Tensor) for v in inner.values())
-        ):
+        if _is_state(inner):
             return inner, f'a checkpoint dict, tensors under {key!r}'
+        if isinstance(inner, Mapping) and inner and all(_is_state(v) for v in inner.values()):
+            # MAP's segmentation snapshots (inplace_abn scripts/test_vistas.py) keep one
+            # state dict per part: {'body': ..., 'head': ..., 'cls': ...}. Joined with '.',
+            # the names are those of the whole model's state_dict ('body.mod1.conv1.weight').
+            flat = {f'{part}.{k}': t for part, sd in inner.items() for k, t in sd.items()}
+            return flat, f'a checkpoint dict, the state dicts of {list(inner)} under {key!r}'
     tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
     if tensors and len(tensors) == len(obj):
         return obj, 'a bare state dict'
@@ -214,15 +225,17 @@ def sha256(path: str) -> str:
 def check_destination(dst: str, force: bool = False, src: Optional[str] = None) -> None:
     """Refuse a destination that cannot take the converted checkpoint (before any work).
 
-    A missing folder is fine (:func:`save_checkpoint` creates it); a name ending in '/', a
-    directory, a special file (even with ``force``), an existing file without ``force``,
-    the source file itself (even with ``force``), or a folder that cannot be created or
-    written to are errors.
+    A missing folder is fine (:func:`save_checkpoint` creates it); an empty name, a name
+    ending in '/', a directory, a special file (even with ``force``), an existing file
+    without ``force``, the source file itself (even with ``force``), or a folder that cannot
+    be created or written to are errors.
     """
-    if not dst or dst.endswith(('/', os.sep)) or (os.altsep and dst.endswith(os.altsep)):
+    if not dst:
+        raise ConversionError('DST is empty; give a file name, e.g. wrn38.pth')
+    if dst.endswith(('/', os.sep)) or (os.altsep and dst.endswith(os.altsep)):
         raise ConversionError(
-            f"DST {dst!r} names a folder (it ends in '/'); give a file name, e.g. "
-            f'{osp.join(dst or ".", "wrn38.pth")}'
+            f"DST {dst!r} names a folder (it ends in '{dst[-1]}'); give a file name, e.g. "
+            f'{osp.join(dst, "wrn38.pth")}'
         )
     if osp.isdir(dst):
         raise ConversionError(

@@ -200,7 +200,8 @@ MAPILLARY = Source(
         (r'classifier\.fc\.(?P<p>weight|bias)', 'head.fc.{p}'),
     ),
     unit_index=_unit_block,
-    strip=('module.',),
+    # 'body.': the trunk of a segmentation snapshot (wide_resnet38_deeplab_vistas.pth.tar)
+    strip=('module.', 'body.'),
     inplace_abn=True,
     backbone=dict(
         variant='a',

@@ -147,7 +147,7 @@ def build_model(cfg: Config, checkpoint: str, device: str = 'cpu') -> torch.nn.M
     from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS
 
-    from ..models.backbones.wider_resnet import load_pretrained
+    from .checkpoint import CONFIG_FIX, load_state, read_checkpoint
 
     model_cfg = cfg.model.copy()
     if 'data_preprocessor' not in model_cfg and cfg.get('data_preprocessor'):
@@ -155,13 +155,7 @@ def build_model(cfg: Config, checkpoint: str, device: str = 'cpu') -> torch.nn.M
     # SyncBN computes nothing else at test time; BN also runs on CPU (as the Runner does it)
     with DefaultScope.overwrite_default_scope('mmpretrain'):  # whatever scope is current
         model = revert_sync_batchnorm(MODELS.build(model_cfg))
-    try:
-        load_pretrained(model, checkpoint)
-    except RuntimeError as e:  # shape mismatches
-        raise ValueError(
-            f'{checkpoint} does not fit the model of the config: '
-            f'{str(e).splitlines()[-1].strip()} (widths, depth and classes must match)'
-        ) from None
+    load_state(model, read_checkpoint(checkpoint), checkpoint, fix=CONFIG_FIX, ignore_option=None)
     return model.to(device).eval()
 
 

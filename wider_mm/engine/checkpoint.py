@@ -563,6 +563,15 @@ def compare_state_dict(model_state: Mapping[str, Any], state: Mapping[str, Any])
     return report
 
 
+#: What a strict load that does not fit suggests (a model built from a config) ...
+CONFIG_FIX = 'check that config and checkpoint belong together (depth, variant, widths, classes)'
+#: ... and for ``load_from`` / tools/test.py, whose config can ask for a partial load.
+LOAD_FROM_FIX = (
+    f'{CONFIG_FIX}; to start from the tensors that fit (e.g. another number of classes) set '
+    'load_from_strict=False (--cfg-options load_from_strict=False)'
+)
+
+
 def load_state(
     model: torch.nn.Module,
     checkpoint: Any,
@@ -571,8 +580,15 @@ def load_state(
     ignore_recorded: Sequence[str] = (),
     revise_keys: Sequence[Tuple[str, str]] = ((r'^module\.', ''),),
     logger: Any = None,
+    prefix: Optional[str] = None,
+    fix: str = LOAD_FROM_FIX,
+    ignore_option: Optional[str] = 'load_from_ignore_recorded',
 ) -> LoadReport:
     """Load ``checkpoint`` (a loaded file) into ``model``, strictly unless asked otherwise.
+
+    The one strict load of wider_mm: the Runner's ``load_checkpoint`` (``load_from``,
+    resume, tools/test.py), the backbone's ``Pretrained`` init_cfg
+    (:func:`~wider_mm.models.backbones.wider_resnet.load_pretrained`) and tools/cam.py.
 
     Args:
         model: The model (not its DDP wrapper).
@@ -581,12 +597,19 @@ def load_state(
         strict: Refuse any missing, unexpected or shape-mismatched key. False: load the
             tensors that fit, leave the rest at their initialisation, log a summary.
         ignore_recorded: Backbone arguments recorded by the converter to leave unchecked.
-        revise_keys: ``(pattern, replacement)`` rules for the checkpoint's keys (mmengine's).
+        revise_keys: ``(pattern, replacement)`` rules for the checkpoint's keys (mmengine's;
+            the default strips DataParallel's ``module.``).
         logger: Where the partial-load summary goes (mmengine's current logger if None).
+        prefix: Only the keys under this prefix (e.g. 'backbone.'), with it stripped
+            (before ``revise_keys``).
+        fix: What the strict error suggests after the keys (the caller's options).
+        ignore_option: The option that lists ``ignore_recorded``, named by the recorded
+            arguments' error (None: not offered).
 
     Raises:
-        CheckpointError: (strict) the tensors do not fit, listing the keys; (always) a
-            converted checkpoint's recorded backbone arguments differ from the model's.
+        CheckpointError: a converted checkpoint's recorded backbone arguments differ from
+            the model's (checked first: it names the argument to set); (strict) the
+            tensors do not fit, listing the keys; no key under ``prefix``.
     """
     from mmengine.logging import print_log
 
@@ -594,22 +617,25 @@ def load_state(
     if not isinstance(state, Mapping) or not state:
         raise CheckpointError(f'{source} holds no state_dict (weights) to load')
     metadata = getattr(state, '_metadata', OrderedDict())
+    try:
+        check_recorded_args(checkpoint, model, ignore=ignore_recorded)
+    except RecordedArgsError as e:
+        hint = f' (or list the argument in {ignore_option})' if ignore_option else ''
+        raise CheckpointError(f'{source}: {e}{hint}') from None
+    if prefix:
+        prefix = prefix if prefix.endswith('.') else prefix + '.'
+        state = OrderedDict((k[len(prefix) :], v) for k, v in state.items() if k.startswith(prefix))
+        if not state:
+            raise CheckpointError(f'{source}: no key starts with prefix {prefix!r}')
     for pattern, repl in revise_keys:
         state = OrderedDict((re.sub(pattern, repl, k), v) for k, v in state.items())
     report = compare_state_dict(model.state_dict(), state)
     if strict and not report.exact:
         raise CheckpointError(
-            f'{source} does not fit the model: {report.problems()}. Check that config and '
-            'checkpoint belong together (depth, widths, classes); to start from the tensors '
-            'that fit (e.g. another number of classes) set load_from_strict=False '
-            '(--cfg-options load_from_strict=False)'
+            f'{source} does not fit the model ({type(model).__name__}): {report.problems()}. '
+            'If it is a released Wider ResNet checkpoint (MXNet, PSA, MAP, NVIDIA), convert it '
+            f'first with tools/model_converters/wrn2mm.py; otherwise {fix}'
         )
-    try:
-        check_recorded_args(checkpoint, model, ignore=ignore_recorded)
-    except RecordedArgsError as e:
-        raise CheckpointError(
-            f'{source}: {e} (or list the argument in load_from_ignore_recorded)'
-        ) from None
     bad = {k for k, _, _ in report.mismatched}
     state = OrderedDict((k, v) for k, v in state.items() if k not in bad)
     state._metadata = metadata  # BN version info, as mmengine keeps it
@@ -712,6 +738,8 @@ __all__ = [
     'ATOMIC_BACKEND',
     'AtomicLocalBackend',
     'CheckpointError',
+    'CONFIG_FIX',
+    'LOAD_FROM_FIX',
     'LoadReport',
     'SafeCheckpointHook',
     'WiderRunner',

@@ -108,6 +108,34 @@ def set_work_dir(cfg: Config, work_dir: Optional[str], config_path: str) -> None
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
 
 
+def enable_amp(cfg: Config) -> List[str]:
+    """``train.py --amp``: mmengine's ``AmpOptimWrapper`` with a dynamic loss scale, as
+    mmseg's and mmpretrain's ``tools/train.py`` set it.
+
+    Returns:
+        list[str]: Notes for the log (the config enables AMP already).
+
+    Raises:
+        SystemExit: no GPU, or another optim wrapper than ``OptimWrapper`` (names the fix).
+    """
+    if not torch.cuda.is_available():
+        raise SystemExit(
+            'train.py: --amp needs a GPU (mmengine AmpOptimWrapper) and torch sees none: '
+            'drop --amp.'
+        )
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper == 'AmpOptimWrapper':
+        return ['AMP is already enabled in the config']
+    if wrapper != 'OptimWrapper':
+        raise SystemExit(
+            f'train.py: --amp works with optim_wrapper.type=OptimWrapper; '
+            f'the config uses {wrapper}.'
+        )
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    return []
+
+
 def enable_auto_scale_lr(cfg: Config) -> None:
     """``train.py --auto-scale-lr``: turn on mmengine's lr scaling (as mmseg/mmpretrain do).
 

@@ -7,13 +7,20 @@ results without a word. The choice here: refuse a folder that exists and is not 
 (one line naming it and the fix) before anything is built or written, rather than write a
 new timestamped subfolder, so the paths stay the ones the user typed. A classification
 ``--out FILE`` (.pkl of predictions, or the metrics file) must not exist either.
+
+:func:`submission_archive` packs a ``--format-only`` folder (which was empty before the
+run) for the evaluation server.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import os.path as osp
 from typing import Optional
+
+#: ``--format-only`` archive names by kind (VOC's is the VOCSubmissionMetric's own).
+ARCHIVE_NAMES = {'cityscapes': 'cityscapes_results.zip', 'generic': 'results.zip'}
 
 
 class OutputExistsError(FileExistsError):
@@ -84,3 +91,29 @@ def check_test_outputs(
         require_empty_dir(
             show_dir if osp.isabs(show_dir) else osp.join(work_dir, show_dir), '--show-dir'
         )
+
+
+def submission_archive(out_dir: str, kind: str) -> Optional[str]:
+    """The evaluation-server archive of a ``--format-only`` run's folder ``out_dir``.
+
+    Args:
+        out_dir: The folder the server files were written to.
+        kind: What :func:`~wider_mm.engine.test_setup.setup_format_only` returned:
+            'voc' (``VOCSubmissionMetric`` packed its ``results/`` folder itself: its
+            .tar.gz is returned, None if it wrote none), 'cityscapes' or 'generic' (every
+            PNG under ``out_dir``, paths relative to it, is packed into
+            ``out_dir/`` :data:`ARCHIVE_NAMES` ``[kind]``).
+
+    Returns:
+        The archive's path, or None.
+    """
+    if kind == 'voc':
+        found = sorted(glob.glob(osp.join(glob.escape(out_dir), '*.tar.gz')))
+        return found[0] if found else None
+    from wider_mm.evaluation.metrics import pack_folder  # (mmseg: only where it is needed)
+
+    pngs = sorted(
+        osp.relpath(p, out_dir)
+        for p in glob.glob(osp.join(glob.escape(out_dir), '**', '*.png'), recursive=True)
+    )
+    return pack_folder(out_dir, osp.join(out_dir, ARCHIVE_NAMES[kind]), members=pngs)

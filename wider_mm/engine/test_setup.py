@@ -1,7 +1,10 @@
-"""Config edits of ``tools/test.py``: visualization, TTA, server formats, per-class IoU.
+"""``tools/test.py`` around the runner: config edits before the test, the record after.
 
-Pure functions over an mmengine ``Config``; a bad request ends with a one-line
-``SystemExit`` naming the fix, as the tool's own argument errors do.
+:func:`prepare_test` applies the flags to the config (visualization, TTA, server formats,
+per-class IoU; pure functions over an mmengine ``Config``) and refuses outputs that would
+overwrite files; :func:`finish_test` packs the server files and writes the metrics record.
+A bad request ends with a one-line ``SystemExit`` naming the fix, as the tool's own
+argument errors do.
 """
 
 from __future__ import annotations
@@ -9,9 +12,14 @@ from __future__ import annotations
 import argparse
 import os
 import os.path as osp
-from typing import Any, List, Optional
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
 
 from mmengine.config import Config, ConfigDict
+from mmengine.fileio import dump
+
+from ..evaluation.record import build_record, describe_model, describe_protocol, write_record
+from .outputs import OutputExistsError, check_test_outputs, submission_archive
 
 
 def fail(msg: str) -> None:
@@ -110,3 +118,99 @@ def use_classwise_iou(cfg: Config) -> None:
     for m in ev if isinstance(ev, (list, tuple)) else [ev]:
         if isinstance(m, dict) and m.get('type') in ('IoUMetric', 'mmseg.IoUMetric'):
             m['type'] = 'ClasswiseIoUMetric'
+
+
+@dataclass
+class PreparedTest:
+    """What :func:`prepare_test` set up, for the record of the run.
+
+    Attributes:
+        model: The backbone's arguments and the model types (before any TTA wrapper).
+        protocol: How the numbers are obtained (inference mode, resize or TTA scales).
+        show_dir: Where the prediction overlays go (None: not saved).
+        format_kind: ``--format-only``: 'voc', 'cityscapes' or 'generic' (else None).
+        format_dir: ``--format-only``: the folder of the server files.
+    """
+
+    model: Dict[str, Any]
+    protocol: Dict[str, Any]
+    show_dir: Optional[str] = None
+    format_kind: Optional[str] = None
+    format_dir: Optional[str] = None
+
+
+def prepare_test(cfg: Config, args: argparse.Namespace, scope: str) -> PreparedTest:
+    """Apply ``tools/test.py``'s flags to ``cfg`` (work dir set) before the runner is built.
+
+    Checks the flags, turns on visualization, TTA, the server-format writer or the
+    per-class IoU table, and refuses outputs that would overwrite files (nothing is built
+    or written before).
+    """
+    if args.out_item == 'metrics' and (not args.out or args.format_only):
+        fail('--out-item metrics needs --out FILE (.json, .yaml or .pkl) and no --format-only')
+    if args.format_only and scope != 'mmseg':
+        fail('--format-only is for segmentation configs (VOC / Cityscapes servers)')
+    show_dir = enable_visualization(cfg, args, scope) if args.show or args.show_dir else None
+    prepared = PreparedTest(describe_model(cfg, tta=False), {}, show_dir)
+    if args.tta:
+        enable_tta(cfg)
+    prepared.protocol = describe_protocol(cfg, tta=args.tta)
+    if args.format_only:
+        prepared.format_dir = osp.abspath(args.out or osp.join(cfg.work_dir, 'format_results'))
+        prepared.format_kind = setup_format_only(cfg, prepared.format_dir)
+    elif scope == 'mmseg':
+        use_classwise_iou(cfg)
+        if args.out and args.out_item == 'pred':
+            cfg.test_evaluator['output_dir'] = args.out
+            cfg.test_evaluator['keep_results'] = True
+    try:  # never overwrite files this run did not write
+        out_is_file = scope != 'mmseg' or args.out_item == 'metrics'
+        check_test_outputs(cfg.work_dir, args.out, out_is_file, args.show_dir, args.format_only)
+    except OutputExistsError as e:
+        fail(str(e))
+    return prepared
+
+
+def finish_test(
+    cfg: Config,
+    args: argparse.Namespace,
+    scope: str,
+    prepared: PreparedTest,
+    runner: Any,
+    metrics: Optional[Dict[str, Any]],
+) -> Dict[str, Any]:
+    """After the test (main process): pack the ``--format-only`` files, write the metrics
+    record (``WORK_DIR/TIMESTAMP/metrics.json``; ``--out-item metrics``: also ``--out``),
+    log where every output is; return the record."""
+    log = runner.logger
+    fmt = None
+    if prepared.format_kind:
+        archive = submission_archive(prepared.format_dir, prepared.format_kind)
+        fmt = dict(kind=prepared.format_kind, output_dir=prepared.format_dir, archive=archive)
+        log.info(f'wider_mm: submission archive: {archive}')
+    if prepared.show_dir:
+        log.info(f'wider_mm: prediction overlays in {prepared.show_dir}')
+        if runner.world_size > 1:
+            log.warning(
+                f'wider_mm: with {runner.world_size} processes only the images of rank 0 are '
+                "drawn (mmengine's visualizer saves on the main process); test with one "
+                'process for all overlays'
+            )
+    record = build_record(
+        cfg,
+        runner,
+        metrics,
+        config=args.config,
+        checkpoint=args.checkpoint,
+        scope=scope,
+        model=prepared.model,
+        protocol=prepared.protocol,
+        format_only=fmt,
+        show_dir=prepared.show_dir,
+    )
+    if args.out_item == 'metrics':
+        dump(record['metrics'], args.out)  # the format follows the suffix, as mmpretrain's
+        log.info(f'wider_mm: metrics written to {args.out}')
+    out_json = write_record(record, osp.join(cfg.work_dir, runner.timestamp))
+    log.info(f'wider_mm: metrics saved to {out_json}')
+    return record

@@ -58,6 +58,11 @@ def pack_folder(root: str, archive: str, members: Optional[Sequence[str]] = None
     Returns:
         str: ``archive``.
     """
+    # Not shutil.make_archive: it packs one base_dir whole, so it cannot pack a list of
+    # files (the PNGs of a --format-only folder only); it adds an entry per folder and, for
+    # base_dir '.', names the tar members './x.png'; and an archive written inside root_dir
+    # is packed into itself (its zip lists 'results.zip'). The servers get files only,
+    # named by their paths under root.
     root = osp.abspath(root)
     archive_abs = osp.abspath(archive)
     files = []

@@ -2,8 +2,8 @@
 
 The numbers of the Wider ResNet paper (Wu, Shen, van den Hengel, arXiv:1611.10080), of the
 ports' releases (MAP) and the baselines they are compared with live in one place, the
-``metafile.yaml`` of each config family; this module turns them into the rows
-``tools/leaderboard.py`` stands beside ours. Segmentation numbers are mIoU / aAcc (%);
+``metafile.yaml`` of each config family; this module turns them into the rows the
+leaderboard (:mod:`.leaderboard`) stands beside ours. Segmentation numbers are mIoU / aAcc (%);
 ImageNet accuracies become error rates (%), as the paper reports them, lower is better.
 """
 

@@ -1,7 +1,8 @@
 """The metrics record: ``WORK_DIR/TIMESTAMP/metrics.json``, written and read here only.
 
-``tools/test.py`` writes one record per run (what was tested, how, and the numbers);
-``tools/leaderboard.py`` and ``make demo`` read them back through :func:`read_records`.
+``tools/test.py`` writes one record per run (:func:`build_record`: what was tested, how,
+and the numbers); the leaderboard and ``make demo`` read them back through
+:func:`read_records`.
 A summary of a demo work dir::
 
     python -m wider_mm.evaluation.record WORK_DIR [--train-s S --total-s S --procs N]
@@ -54,6 +55,64 @@ def describe_model(cfg: Config, tta: bool = False) -> Dict[str, Any]:
     if model.get('decode_head'):
         out['decode_head'] = model.decode_head.get('type')
     return out
+
+
+def build_record(
+    cfg: Config,
+    runner: Any,
+    metrics: Optional[Dict[str, Any]],
+    *,
+    config: str,
+    checkpoint: str,
+    scope: str,
+    model: Dict[str, Any],
+    protocol: Dict[str, Any],
+    format_only: Optional[Dict[str, Any]] = None,
+    show_dir: Optional[str] = None,
+) -> Dict[str, Any]:
+    """The record of one ``tools/test.py`` run, JSON-ready (plain numbers and lists).
+
+    Args:
+        cfg: The config the run tested with (its test data set is described).
+        runner: The runner after ``test()`` (``world_size``, ``timestamp`` and the test
+            evaluator: the data set's classes, a metric's ``per_class`` table).
+        metrics: What ``runner.test()`` returned (rounded to 4 decimals).
+        config: The config file.
+        checkpoint: The checkpoint tested.
+        scope: 'mmseg' or 'mmpretrain'.
+        model: :func:`describe_model` of the config before any TTA wrapper.
+        protocol: :func:`describe_protocol` of the config as tested.
+        format_only: ``--format-only``: ``dict(kind=..., output_dir=..., archive=...)``.
+        show_dir: Where the prediction overlays went.
+    """
+    dataset = cfg.test_dataloader.dataset
+    record: Dict[str, Any] = dict(
+        config=osp.abspath(config),
+        checkpoint=checkpoint,
+        scope=scope,
+        dataset=dict(
+            type=dataset.get('type'),
+            data_root=dataset.get('data_root'),
+            ann_file=dataset.get('ann_file'),
+            data_prefix=dict(dataset.get('data_prefix') or {}),
+        ),
+        model=model,
+        protocol=protocol,
+        world_size=runner.world_size,
+        timestamp=runner.timestamp,
+        metrics=rounded(metrics),
+    )
+    meta = runner.test_evaluator.dataset_meta or {}
+    if meta.get('classes'):
+        record['dataset']['classes'] = list(meta['classes'])
+    for m in runner.test_evaluator.metrics:
+        if getattr(m, 'per_class', None):
+            record['per_class'] = m.per_class
+    if format_only:
+        record['format_only'] = dict(format_only)
+    if show_dir:
+        record['show_dir'] = show_dir
+    return jsonable(record)
 
 
 def jsonable(x: Any) -> Any:

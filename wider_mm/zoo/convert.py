@@ -65,6 +65,8 @@ def convert_release(
                 picked.append(f"--drop '{d}'")
         if picked:
             log(f'arguments from the registry entry of {entry.name}: {" ".join(picked)}')
+        if entry.note:  # e.g. what is and is not converted, and what to do with the rest
+            log(f'{entry.name}: {entry.note}')
     conv = convert_file(
         src_path,
         None,

@@ -1,9 +1,15 @@
-"""``load_pretrained``: the strict load behind ``init_cfg=dict(type='Pretrained')``."""
+"""``load_pretrained``: the strict load behind ``init_cfg=dict(type='Pretrained')``.
 
-import mmengine.runner.checkpoint as mm_checkpoint
+It is a call of :func:`wider_mm.engine.checkpoint.load_state` (prefix, ``module.``
+stripping and the listing of keys are tested in tests/engine/test_checkpoint.py); here: the
+file is read with the given ``map_location``, and the error names the Pretrained options.
+"""
+
 import pytest
 import torch
 
+import wider_mm.engine.checkpoint as ckpt_mod
+from wider_mm.engine.checkpoint import CheckpointError
 from wider_mm.models.backbones.wider_resnet import WiderResNet, load_pretrained
 
 SMALL = dict(depth=16, widen_factor=1 / 16)
@@ -14,20 +20,26 @@ def src():
     return WiderResNet(**SMALL)
 
 
-def _assert_loaded(model, src):
-    for k, v in src.state_dict().items():
-        assert torch.equal(model.state_dict()[k], v), k
-
-
-def test_plain_and_data_parallel_state_dicts_load(tmp_path, src, monkeypatch):
+@pytest.fixture
+def seen(monkeypatch):
+    """The map_location of every checkpoint read."""
     seen = []
-    original = mm_checkpoint._load_checkpoint
+    original = ckpt_mod._load_checkpoint
 
     def spy(filename, map_location=None, **kwargs):
         seen.append(map_location)
         return original(filename, map_location=map_location, **kwargs)
 
-    monkeypatch.setattr(mm_checkpoint, '_load_checkpoint', spy)
+    monkeypatch.setattr(ckpt_mod, '_load_checkpoint', spy)
+    return seen
+
+
+def _assert_loaded(model, src):
+    for k, v in src.state_dict().items():
+        assert torch.equal(model.state_dict()[k], v), k
+
+
+def test_plain_and_data_parallel_state_dicts_load(tmp_path, src, seen):
     torch.save(src.state_dict(), tmp_path / 'plain.pth')  # no 'state_dict' wrapper
     model = WiderResNet(**SMALL)
     load_pretrained(model, str(tmp_path / 'plain.pth'))
@@ -45,32 +57,24 @@ def test_plain_and_data_parallel_state_dicts_load(tmp_path, src, monkeypatch):
     assert seen[-1] is to_cpu
 
 
-def test_unknown_prefix_is_named(tmp_path, src):
-    torch.save({'state_dict': src.state_dict()}, tmp_path / 'x.pth')
-    with pytest.raises(KeyError, match=r"x.pth: no key starts with prefix 'backbone.'"):
-        load_pretrained(WiderResNet(**SMALL), str(tmp_path / 'x.pth'), prefix='backbone')
-
-
-@pytest.mark.parametrize('drop,extra', [(1, 0), (0, 1), (9, 0), (8, 0)])
-def test_missing_or_unexpected_keys_alone_fail_and_are_listed(tmp_path, src, drop, extra):
+def test_misfits_are_one_line_errors_naming_the_pretrained_options(tmp_path, src):
     state = src.state_dict()
-    # (BN fills in a missing num_batches_tracked itself: not a missing key)
-    names = [k for k in state if not k.endswith('num_batches_tracked')][:drop]
-    for k in names:
-        state.pop(k)
-    for i in range(extra):
-        state[f'extra{i}.weight'] = torch.zeros(1)
-    torch.save(state, tmp_path / 'x.pth')
-    with pytest.raises(KeyError) as e:
+    state.pop('stem.weight')
+    torch.save({'state_dict': state}, tmp_path / 'x.pth')
+    with pytest.raises(CheckpointError) as e:
         load_pretrained(WiderResNet(**SMALL), str(tmp_path / 'x.pth'))
     msg = str(e.value)
-    assert 'does not match WiderResNet' in msg
-    assert f'{drop} missing keys' in msg and f'{extra} unexpected keys' in msg
-    assert 'released Wider ResNet checkpoint (MXNet, PSA, MAP, NVIDIA)' in msg
-    assert 'convert it first with tools/model_converters/wrn2mm.py; check depth' in msg
-    assert e.value.args[0].endswith('check depth/variant/prefix otherwise.')
-    listed = str(names[:8])[:-1] + (', ...]' if drop > 8 else ']')
-    assert f'missing keys {listed}' in msg
+    assert '\n' not in msg and msg.startswith(f'{tmp_path / "x.pth"} does not fit the model')
+    assert '(WiderResNet): 1 missing keys [stem.weight]. If it is a released Wider' in msg
+    assert 'convert it first with tools/model_converters/wrn2mm.py' in msg
+    assert msg.endswith("otherwise check depth, variant, widen_factor and the init_cfg's prefix")
+    recorded = dict(type='WiderResNet', depth=16, variant='a', widen_factor=1 / 16)
+    torch.save(dict(state_dict=src.state_dict(), meta=dict(backbone=recorded)), tmp_path / 'a.pth')
+    with pytest.raises(CheckpointError, match="the init_cfg's ignore_recorded"):
+        load_pretrained(WiderResNet(**SMALL), str(tmp_path / 'a.pth'))
+    load_pretrained(WiderResNet(**SMALL), str(tmp_path / 'a.pth'), ignore_recorded=['variant'])
+    with pytest.raises(CheckpointError, match='none.pth does not exist'):
+        load_pretrained(WiderResNet(**SMALL), str(tmp_path / 'none.pth'))
 
 
 def test_default_init_is_kaiming_fan_out_and_unit_norms():
@@ -88,15 +92,7 @@ def test_default_init_is_kaiming_fan_out_and_unit_norms():
     assert all(torch.equal(n.bias, torch.zeros_like(n.bias)) for n in norms)
 
 
-def test_pretrained_init_cfg_as_a_list(tmp_path, src, monkeypatch):
-    seen = []
-    original = mm_checkpoint._load_checkpoint
-
-    def spy(filename, map_location=None, **kwargs):
-        seen.append(map_location)
-        return original(filename, map_location=map_location, **kwargs)
-
-    monkeypatch.setattr(mm_checkpoint, '_load_checkpoint', spy)
+def test_pretrained_init_cfg_as_a_list(tmp_path, src, seen):
     torch.save({'state_dict': src.state_dict()}, tmp_path / 'x.pth')
     init_cfg = [
         dict(type='Kaiming', layer='Conv2d'),

@@ -14,6 +14,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmcv.cnn import ConvWS2d
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
@@ -86,8 +87,25 @@ def test_dropout_is_configurable(ratio):
 
 def test_dilation_is_an_argument():
     head = _head(dilation=6)
+    assert head.dilation == 6
     assert head.conv.conv.dilation == (6, 6) and head.conv_seg.dilation == (6, 6)
     assert head.conv.conv.padding == (6, 6) and head.conv_seg.padding == (6, 6)
+
+
+def test_conv_norm_and_act_cfg_reach_the_dilated_conv():
+    """``conv_cfg``, ``norm_cfg`` and ``act_cfg`` (BaseDecodeHead's arguments) build the 3x3
+    conv's layers: weight-standardised conv, GroupNorm and LeakyReLU here, not the defaults."""
+    head = _head(
+        conv_cfg=dict(type='ConvWS'),
+        norm_cfg=dict(type='GN', num_groups=4),
+        act_cfg=dict(type='LeakyReLU', negative_slope=0.2),
+    )
+    assert isinstance(head.conv.conv, ConvWS2d)
+    assert head.conv.with_norm and isinstance(head.conv.norm, nn.GroupNorm)
+    assert head.conv.norm.num_groups == 4 and head.conv.norm.num_channels == 16
+    assert head.conv.conv.bias is None  # a norm follows: ConvModule drops the bias
+    assert isinstance(head.conv.activate, nn.LeakyReLU)
+    assert head.conv.activate.negative_slope == 0.2
 
 
 @pytest.mark.parametrize('hw', [(64, 64), (72, 40)])

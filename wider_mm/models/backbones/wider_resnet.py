@@ -571,7 +571,7 @@ def load_pretrained(
 
     mmengine's ``PretrainedInit`` loads with ``strict=False`` and only logs what did not
     match, which can leave half a model at its random init without anyone noticing; this
-    refuses instead.
+    refuses instead (:func:`wider_mm.engine.checkpoint.load_state`, the one strict load).
 
     Args:
         module: The model to load into.
@@ -581,37 +581,24 @@ def load_pretrained(
         ignore_recorded: Arguments recorded by the converter to leave unchecked on
             purpose (init_cfg key ``ignore_recorded``). A checkpoint converted by
             tools/model_converters/wrn2mm.py records the backbone arguments its weights
-            need; a ``module`` built with others raises ``ValueError`` naming them.
+            need; a ``module`` built with others is refused, naming them.
+
+    Raises:
+        CheckpointError: (a ``ValueError``, one line) the file does not load, its keys or
+            shapes do not fit, or its recorded arguments differ.
     """
-    from mmengine.runner.checkpoint import _load_checkpoint
+    # (lazy: this module imports only torch, mmengine and mmcv.cnn; see its docstring)
+    from wider_mm.engine.checkpoint import load_state, read_checkpoint
 
-    # (lazy: the models do not depend on the converters at import time)
-    from wider_mm.converters.recorded import check_recorded_args
-
-    ckpt = _load_checkpoint(checkpoint, map_location=map_location)
-    if isinstance(ckpt, dict):
-        check_recorded_args(ckpt, module, ignore=ignore_recorded)
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-    if prefix:
-        prefix = prefix if prefix.endswith('.') else prefix + '.'
-        state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-        if not state:
-            raise KeyError(f'{checkpoint}: no key starts with prefix {prefix!r}')
-    state = {k[len('module.') :] if k.startswith('module.') else k: v for k, v in state.items()}
-    missing, unexpected = module.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise KeyError(
-            f'{checkpoint} does not match {type(module).__name__}: '
-            f'{len(missing)} missing keys {_head(missing)}, '
-            f'{len(unexpected)} unexpected keys {_head(unexpected)}. If it is a released '
-            'Wider ResNet checkpoint (MXNet, PSA, MAP, NVIDIA), convert it first with '
-            'tools/model_converters/wrn2mm.py; check depth/variant/prefix otherwise.'
-        )
-
-
-def _head(keys: Sequence[str], n: int = 8) -> str:
-    keys = list(keys)
-    return str(keys[:n])[:-1] + (', ...]' if len(keys) > n else ']')
+    load_state(
+        module,
+        read_checkpoint(checkpoint, map_location=map_location),
+        checkpoint,
+        ignore_recorded=ignore_recorded,
+        prefix=prefix,
+        fix="check depth, variant, widen_factor and the init_cfg's prefix",
+        ignore_option="the init_cfg's ignore_recorded",
+    )
 
 
 def count_parameters(module: nn.Module) -> int:
