@@ -458,6 +458,33 @@ def test_config_snippet_writes_lists_as_tuples():
     )
 
 
+def test_config_snippet_of_each_task_in_full():
+    from wider_mm.converters import config_snippet
+
+    backbone = dict(type='WiderResNet', depth=38)
+    head = dict(type='LinearClsHead', num_classes=7, in_channels=4096)
+    meta = dict(task='classification', backbone=backbone, head=head)
+    assert config_snippet(meta, 'c.pth') == (
+        '# mmpretrain ImageClassifier (as a pretrained backbone elsewhere: init_cfg='
+        "dict(type='Pretrained', checkpoint='c.pth', prefix='backbone.'))\n"
+        'model = dict(\n'
+        "    type='ImageClassifier',\n"
+        "    backbone=dict(type='WiderResNet', depth=38),\n"
+        "    neck=dict(type='GlobalAveragePooling'),\n"
+        "    head=dict(type='LinearClsHead', num_classes=7, in_channels=4096))\n"
+        "load_from = 'c.pth'"
+    )
+    decode_head = dict(type='WiderHead', in_channels=4096, channels=512, num_classes=21)
+    meta = dict(task='segmentation', backbone=backbone, decode_head=decode_head)
+    assert config_snippet(meta, 'c.pth') == (
+        '# mmseg segmentor (evaluate: tools/test.py CONFIG CHECKPOINT)\n'
+        'model = dict(\n'
+        "    backbone=dict(type='WiderResNet', depth=38),\n"
+        "    decode_head=dict(type='WiderHead', in_channels=4096, channels=512, num_classes=21))\n"
+        "load_from = 'c.pth'"
+    )
+
+
 @pytest.mark.parametrize('case', ['psa', 'nvidia-a'])
 def test_config_snippet_is_valid_python_with_the_meta_arguments(case):
     from wider_mm.converters import config_snippet

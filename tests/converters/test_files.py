@@ -1,6 +1,6 @@
-"""wider_mm/converters/files.py, its helpers directly: the one-line messages of failed reads
-and writes, and where the state dict of a loaded PyTorch object is found (the command
-line's use of them is in test_wrn2mm_cli.py)."""
+"""wider_mm/converters/files.py directly: the one-line messages of failed reads and writes
+(read in full), where the state dict of a loaded PyTorch object is found, and the order of
+convert_file's checks (the command line's use of them is in test_wrn2mm_cli.py)."""
 
 import errno
 import pickle
@@ -399,3 +399,63 @@ def test_an_mxnet_file_is_only_read_as_mxnet(tmp_path):
         "use one of ['mxnet'] or auto"
     )
     assert lines == [f'read {path}: an MXNet NDArray list (.params), 2 arrays']
+
+
+# --------------------------------------------------------------------------- sniff
+def test_sniff_names_the_container_from_the_first_bytes(tmp_path, monkeypatch):
+    """A zip (torch >= 1.6) or a pickle (older torch) is 'torch', 0x112 is 'mxnet'; only the
+    first bytes are read (a checkpoint can take gigabytes)."""
+    torch.save({'w': torch.ones(1)}, tmp_path / 'zip.pth')
+    torch.save({'w': torch.ones(1)}, tmp_path / 'pickle.pth', _use_new_zipfile_serialization=False)
+    mw.save(tmp_path / 'm.params', {'arg:w': np.ones(2, np.float32)})
+    sizes = []
+    real_open = open
+
+    def recording_open(*args, **kwargs):
+        f = real_open(*args, **kwargs)
+        real_read = f.read
+        f.read = lambda n=-1: sizes.append(n) or real_read(n)
+        return f
+
+    monkeypatch.setattr(files, 'open', recording_open, raising=False)
+    kinds = [files.sniff(str(tmp_path / n)) for n in ('zip.pth', 'pickle.pth', 'm.params')]
+    assert kinds == ['torch', 'torch', 'mxnet']
+    assert len(sizes) == 3 and all(n is not None and 8 <= n <= 64 for n in sizes)
+
+
+def test_sniff_shows_the_first_bytes_of_a_foreign_file(tmp_path):
+    path = tmp_path / 'image.gif'
+    path.write_bytes(b'GIF89a\x01\x00\x02\x00\x80')
+    with pytest.raises(ConversionError) as e:
+        files.sniff(str(path))
+    assert str(e.value) == (
+        f'{path}: unrecognised file (first bytes 47 49 46 38 39 61 01 00): neither an MXNet '
+        '.params file (starts 12 01 00 00 00 00 00 00) nor a PyTorch checkpoint (a zip '
+        "archive, 'PK', or a pickle, 0x80)"
+    )
+
+
+def test_convert_file_records_the_source_and_passes_the_arguments(tmp_path, monkeypatch):
+    import hashlib
+
+    from wrn_ports import PsaNet, randomize, wrap_torch
+
+    path = tmp_path / 'psa.pth'
+    torch.save(wrap_torch(randomize(PsaNet(div=16), 0), data_parallel=False), path)
+    conv = files.convert_file(str(path), src='psa', output_stride=16)
+    source = conv.meta['source']
+    assert (source['file'], source['container']) == ('psa.pth', 'torch')
+    assert source['sha256'] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert conv.meta['backbone']['output_stride'] == 16  # PSA's own is 8
+    dst = tmp_path / 'old.pth'
+    dst.write_bytes(b'old')
+    files.convert_file(str(path), str(dst), src='psa', force=True)  # overwritten
+    assert torch.load(dst, weights_only=True)['state_dict'].keys() == conv.state_dict.keys()
+
+    def fails(p):  # the disk fails while hashing
+        raise OSError(errno.EIO, 'Input/output error')
+
+    monkeypatch.setattr(files, 'sha256', fails)
+    with pytest.raises(ConversionError) as e:
+        files.convert_file(str(path), src='psa')
+    assert str(e.value) == f'cannot read {path}: Input/output error'

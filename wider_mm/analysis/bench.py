@@ -584,6 +584,15 @@ def memory_in_fresh_process(job: dict, timeout: float) -> Dict[str, float]:
     return json.loads(lines[-1])
 
 
+def _memory_row(k: int, n: int, job: dict, timeout: float) -> Dict[str, float]:
+    """:func:`memory_in_fresh_process`, with a line of progress."""
+    got = memory_in_fresh_process(job, timeout)
+    what = f'{job["spec"]["label"]} {"+".join(job["variant"]) or "base"}'
+    mib = {k: f'{v:.0f} MiB' for k, v in got.items() if v is not None}
+    progress(f'memory {k + 1}/{n} {what}: {mib}')
+    return got
+
+
 def interleaved_times(
     entries: Sequence[Tuple[Subject, Tuple[str, ...]]],
     mode: str,
@@ -595,6 +604,7 @@ def interleaved_times(
     times: List[List[float]] = [[] for _ in entries]
     for r in range(warmup + repeats):
         for i, (subject, variant) in enumerate(entries):
+            what = f'{subject.label} {"+".join(variant) or "base"}'
             undo, autocast = subject.apply(variant)
             step = subject.train_step if mode == 'train' else subject.infer_step
             try:
@@ -604,9 +614,17 @@ def interleaved_times(
                 _sync(subject.device)
             finally:
                 undo()
+            took = time.perf_counter() - start
             if r >= warmup:
-                times[i].append(time.perf_counter() - start)
+                times[i].append(took)
+            kind = 'warm-up' if r < warmup else f'round {r - warmup + 1}/{repeats}'
+            progress(f'{mode} {kind}, {i + 1}/{len(entries)} {what}: {took:.2f} s')
     return times
+
+
+def progress(line: str) -> None:
+    """One line of progress on stderr (stdout stays for results)."""
+    print(f'[benchmark] {line}', file=sys.stderr, flush=True)
 
 
 def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
@@ -713,7 +731,9 @@ def run_benchmark(specs: Sequence[ModelSpec], opts: BenchOptions) -> Dict[str, A
     infer_t = interleaved_times(infer_plan, 'infer', opts.warmup, opts.repeats)
     infer = {(id(s), v): t for (s, v), t in zip(infer_plan, infer_t)}
     memory = [
-        memory_in_fresh_process(
+        _memory_row(
+            k,
+            len(plan),
             dict(
                 spec=asdict(s.spec),
                 variant=list(v),
@@ -728,7 +748,7 @@ def run_benchmark(specs: Sequence[ModelSpec], opts: BenchOptions) -> Dict[str, A
         )
         if opts.memory
         else {}
-        for s, v in plan
+        for k, (s, v) in enumerate(plan)
     ]
     settings = asdict(opts)
     settings['memory_method'] = (

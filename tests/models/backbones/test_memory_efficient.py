@@ -330,3 +330,38 @@ def test_in_place_activation_never_overwrites_the_kept_input():
         assert torch.equal(xi.detach(), x)
         grads.append(xi.grad)
     assert torch.equal(*grads)
+
+
+def _train(module: nn.Module) -> nn.Module:
+    return module.train()
+
+
+@pytest.mark.parametrize(
+    'norm,act,dropout,lean',
+    [
+        (nn.BatchNorm2d(4), nn.ReLU(), None, True),
+        (nn.GroupNorm(2, 4), nn.LeakyReLU(0.01), None, True),
+        (nn.BatchNorm2d(4), nn.LeakyReLU(0.0), None, True),  # slope 0 is a ReLU
+        (nn.BatchNorm2d(4), nn.LeakyReLU(-0.1), None, False),  # not monotone
+        (nn.BatchNorm2d(4), nn.GELU(), None, False),
+        (nn.InstanceNorm2d(4), nn.ReLU(), None, False),
+        (nn.BatchNorm2d(4), nn.ReLU(), _train(nn.Dropout(0.5)), False),
+        (nn.BatchNorm2d(4), nn.ReLU(), nn.Dropout(0.5).eval(), True),
+        (nn.BatchNorm2d(4), nn.ReLU(), _train(nn.Dropout(0.0)), True),
+        (nn.BatchNorm2d(4), nn.ReLU(), _train(nn.Identity()), False),  # no p: not known
+        (nn.BatchNorm2d(4), nn.GELU(), _train(nn.Dropout(0.5)), False),
+    ],
+)
+def test_when_the_lean_backward_is_taken(norm, act, dropout, lean):
+    """Only a monotone ReLU/LeakyReLU after BN/SyncBN/GN, with no active dropout, may
+    recompute its gradient from the output alone."""
+    assert memory_efficient._lean(norm, act, dropout) is lean
+
+
+@pytest.mark.parametrize('act', [nn.ReLU(), nn.LeakyReLU(0.1)])
+def test_activation_gradient_from_its_output(act):
+    x = torch.tensor([-2.0, -0.5, 0.25, 0.5, 3.0], requires_grad=True)
+    grad = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
+    y = act(x)
+    (want,) = torch.autograd.grad(y, x, grad)
+    torch.testing.assert_close(memory_efficient._act_backward(act, grad, y.detach()), want)

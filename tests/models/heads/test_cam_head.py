@@ -82,3 +82,46 @@ def test_model_cams_of_mmpretrain_classifiers():
     assert torch.equal(model_cams(linear, x), class_activation_maps(feat, linear.head.fc.weight))
     with pytest.raises(TypeError, match='no class activation maps'):
         model_cams(linear, x, head=nn.Identity())
+
+
+def test_dropout_0_is_no_dropout_and_head_arguments_reach_mmpretrain():
+    no_dropout = MultiLabelCAMHead(num_classes=2, in_channels=4, dropout=0)
+    assert isinstance(no_dropout.dropout, nn.Identity)
+    head = MultiLabelCAMHead(num_classes=2, in_channels=4, dropout=0.25, thr=0.3)
+    assert isinstance(head.dropout, nn.Dropout) and head.dropout.p == 0.25
+    assert head.thr == 0.3  # a MultiLabelLinearClsHead argument
+
+
+class _Trunk(nn.Module):
+    """A stand-in classifier whose backbone output is its input."""
+
+    def __init__(self, head: nn.Module) -> None:
+        super().__init__()
+        self.head = head
+
+    def extract_feat(self, inputs, stage='neck'):
+        assert stage == 'backbone'
+        return (inputs,)
+
+
+def test_model_cams_prefer_the_heads_own_cam():
+    class OwnCAM(nn.Module):  # a head with CAMs of its own, and an fc
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 2)
+
+        def cam(self, feature):
+            return feature[:, :2] * 10
+
+    x = torch.rand(1, 4, 3, 3)
+    assert torch.equal(model_cams(_Trunk(OwnCAM()), x), x[:, :2] * 10)
+
+
+def test_a_head_without_cams_is_named_in_the_error():
+    with pytest.raises(TypeError) as e:
+        model_cams(_Trunk(nn.Identity()), torch.rand(1, 4, 3, 3))
+    assert str(e.value) == (
+        'Identity is not a linear classifier on pooled features (no .fc Linear layer), so it '
+        "has no class activation maps; use type='MultiLabelCAMHead' or mmpretrain's "
+        'LinearClsHead / MultiLabelLinearClsHead'
+    )

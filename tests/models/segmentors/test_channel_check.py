@@ -7,9 +7,11 @@ correct model must pass; the check must leave the model's state exactly as it wa
 """
 
 import copy
+from types import SimpleNamespace
 
 import pytest
 import torch
+import torch.nn as nn
 from mmseg.registry import MODELS
 
 from wider_mm.models.segmentors import channel_check
@@ -324,3 +326,23 @@ def test_wrapped_and_non_segmentor_models():
     with pytest.raises(ValueError, match='set decode_head.in_channels=128'):
         check_segmentor(Wrapper(_build(_fcn(4096, 3))))
     check_segmentor(torch.nn.Conv2d(3, 3, 1))  # not a segmentor: nothing to check
+
+
+def test_a_neck_missing_an_input_gets_one_entry_per_output():
+    (msg,) = _errors(FPN_HEAD, neck=_fpn([8, 16, 32]))
+    assert msg == (
+        f'neck (FPN) has in_channels=[8, 16, 32] but {SOURCE}; '
+        'set neck.in_channels=[8, 16, 32, 128] (one entry per backbone output)'
+    )
+
+
+def test_necks_without_a_list_of_in_channels_are_not_checked():
+    """A neck without ``in_channels``, or with a single number, takes what it gets."""
+    feats = [torch.zeros(1, c, 2, 2) for c in EMITTED]
+    for neck in (nn.Identity(), SimpleNamespace(in_channels=16)):
+        assert channel_check.neck_mismatch(SimpleNamespace(neck=neck), feats) is None
+
+
+def test_wider_encoder_decoder_takes_positional_arguments():
+    model = WiderEncoderDecoder(copy.deepcopy(BACKBONE), _fcn(128, 3))
+    assert type(model.backbone).__name__ == 'WiderResNet' and model.decode_head.in_channels == 128

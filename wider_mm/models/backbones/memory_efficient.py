@@ -23,8 +23,8 @@ path (``tests/models/backbones/test_memory_efficient.py`` checks this bit for bi
 * under autocast, the conv's input and weight are cast exactly as autocast casts them
   (floating tensors other than float64 to the autocast dtype), the norm is recomputed under
   the forward pass's autocast state;
-* ReLU and LeakyReLU run in place on the norm's fresh output (their backward reads the
-  result, which is the same), other activations as configured.
+* in both paths, ReLU and LeakyReLU run in place on the norm's fresh output (exact: their
+  backward reads the result either way; faster), other activations as configured.
 
 This module imports only torch, so :mod:`wider_resnet` can be carried without the package.
 """
@@ -79,7 +79,7 @@ def norm_act_conv(
         and all(_supported(c) for c in convs)
     ):
         return _NormActConv.apply(x, norm, act, dropout, tuple(convs), *params)
-    y = act(norm(x))
+    y = _activate(act, norm(x), x)  # in place where safe: exact, and faster
     if dropout is not None:
         y = dropout(y)
     return tuple(conv(y) for conv in convs)
