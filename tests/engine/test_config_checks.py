@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
-from wider_mm.engine.config_checks import ConfigError, check_cfg_options, check_hook_args
+from wider_mm.engine.config_checks import (
+    ConfigError,
+    check_cfg_options,
+    check_hook_args,
+    walk_dicts,
+)
 from wider_mm.engine.launch import load_config, register_scope
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,3 +114,32 @@ def test_dist_scripts_refuse_bad_gpus_and_a_busy_port(script, n, tmp_path):
     assert out.returncode == 2
     assert f'port {port} on 127.0.0.1 is already in use' in out.stderr
     assert f'PORT={port + 1}' in out.stderr
+
+
+def test_walk_dicts_visits_every_dict_with_its_cfg_options_path():
+    cfg = Config(
+        dict(
+            model=dict(
+                type='EncoderDecoder',
+                auxiliary_head=[dict(type='FCNHead'), dict(type='FCNHead', x=(dict(a=1),))],
+            ),
+            tta=[[dict(type='Resize')]],
+        )
+    )
+    seen = {path: d.get('type') for path, d in walk_dicts(cfg._cfg_dict.to_dict())}
+    assert seen == {
+        '<root>': None,
+        'model': 'EncoderDecoder',
+        'model.auxiliary_head.0': 'FCNHead',
+        'model.auxiliary_head.1': 'FCNHead',
+        'model.auxiliary_head.1.x.0': None,
+        'tta.0.0': 'Resize',
+    }
+    # a dict is yielded before its children: replacing a value redirects the walk
+    tree = dict(a=dict(init_cfg=dict(type='Pretrained')))
+    paths = []
+    for path, d in walk_dicts(tree):
+        paths.append(path)
+        if 'init_cfg' in d:
+            d['init_cfg'] = None
+    assert paths == ['<root>', 'a'] and tree == dict(a=dict(init_cfg=None))

@@ -57,7 +57,7 @@ def test_cpu_processes_get_gloo_plain_bn_and_averaged_statistics(monkeypatch):
     for path in (
         'model.backbone.norm_cfg',
         'model.decode_head.norm_cfg',
-        'model.auxiliary_head[0].norm_cfg',
+        'model.auxiliary_head.0.norm_cfg',
         "sync_bn='torch'",
     ):
         assert path in changed

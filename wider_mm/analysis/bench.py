@@ -55,7 +55,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from wider_mm.engine.config_checks import ConfigError
+from wider_mm.engine.config_checks import ConfigError, walk_dicts
 
 from .report import Column
 
@@ -182,16 +182,13 @@ def detect_task(cfg) -> str:
 
 def _drop_pretrained(node: Any, dropped: List[str]) -> None:
     """Set every ``init_cfg=dict(type='Pretrained', ...)`` to None (no weights needed)."""
-    if isinstance(node, dict):
-        init = node.get('init_cfg')
-        if any(isinstance(i, dict) and i.get('type') == 'Pretrained' for i in _as_list(init)):
-            dropped.append(node.get('type'))
-            node['init_cfg'] = None
-        for v in node.values():
-            _drop_pretrained(v, dropped)
-    elif isinstance(node, (list, tuple)):
-        for v in node:
-            _drop_pretrained(v, dropped)
+    for _, d in walk_dicts(node):
+        if any(
+            isinstance(i, dict) and i.get('type') == 'Pretrained'
+            for i in _as_list(d.get('init_cfg'))
+        ):
+            dropped.append(d.get('type'))
+            d['init_cfg'] = None
 
 
 def _as_list(x: Any) -> list:

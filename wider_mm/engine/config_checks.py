@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from mmengine.config import Config
 
@@ -147,3 +147,19 @@ def check_hook_args(cfg: Config) -> None:
                     f'{where}.{arg}: {cls.__name__} takes no argument {arg!r}'
                     f'{_suggest(arg, allowed)}; its arguments: {", ".join(sorted(allowed))}'
                 )
+
+
+def walk_dicts(node: Any, path: str = '') -> Iterator[Tuple[str, dict]]:
+    """Every dict in a config tree (through dicts, lists and tuples), with its path.
+
+    Paths use mmengine's ``--cfg-options`` syntax (``model.auxiliary_head.0.norm_cfg``), so a
+    message can name the option to set. A dict is yielded before its children, so the caller
+    may replace its values (e.g. set ``init_cfg`` to None) and the walk follows the new ones.
+    """
+    if isinstance(node, dict):
+        yield path or '<root>', node
+        for k, v in node.items():
+            yield from walk_dicts(v, f'{path}.{k}' if path else str(k))
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            yield from walk_dicts(v, f'{path}.{i}' if path else str(i))

@@ -176,15 +176,12 @@ def set_loader_flags(
 
 
 def _replace_types(node: Any, old: Sequence[str], new: str, path: str, found: List[str]) -> None:
-    if isinstance(node, dict):
-        if node.get('type') in old:
-            node['type'] = new
-            found.append(path or '<root>')
-        for k, v in node.items():
-            _replace_types(v, old, new, f'{path}.{k}' if path else str(k), found)
-    elif isinstance(node, (list, tuple)):
-        for i, v in enumerate(node):
-            _replace_types(v, old, new, f'{path}[{i}]', found)
+    from wider_mm.engine.config_checks import walk_dicts
+
+    for where, d in walk_dicts(node, path):
+        if d.get('type') in old:
+            d['type'] = new
+            found.append(where)
 
 
 @dataclass
@@ -390,16 +387,13 @@ def build_runner(cfg: Config, runtime: Optional[Runtime] = None, notes: Sequence
 
 def _data_roots(node: Any, path: str) -> List[tuple]:
     """``(config path, data_root)`` of every dataset in a dataloader config (nested ones too)."""
-    found = []
-    if isinstance(node, dict):
-        if isinstance(node.get('data_root'), str):
-            found.append((f'{path}.data_root', node['data_root']))
-        for k, v in node.items():
-            found += _data_roots(v, f'{path}.{k}')
-    elif isinstance(node, (list, tuple)):
-        for i, v in enumerate(node):
-            found += _data_roots(v, f'{path}.{i}')  # mmengine's --cfg-options list syntax
-    return found
+    from wider_mm.engine.config_checks import walk_dicts
+
+    return [
+        (f'{where}.data_root', d['data_root'])
+        for where, d in walk_dicts(node, path)
+        if isinstance(d.get('data_root'), str)
+    ]
 
 
 def check_data_roots(cfg: Config, loaders: Sequence[str]) -> None:
