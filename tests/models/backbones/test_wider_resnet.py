@@ -269,6 +269,34 @@ def test_pretrained_init_cfg_strict(tmp_path):
         m.init_weights()
 
 
+def test_pretrained_init_cfg_refuses_other_recorded_args(tmp_path):
+    src = WiderResNet(depth=16, **SMALL)
+    path = tmp_path / 'conv.pth'
+    meta = dict(
+        backbone=dict(
+            type='WiderResNet', depth=16, widen_factor=1 / 16, act_cfg=dict(type='LeakyReLU')
+        ),
+        source=dict(file='wrn16.params'),
+    )
+    torch.save({'meta': meta, 'state_dict': src.state_dict()}, path)
+    m = WiderResNet(depth=16, init_cfg=dict(type='Pretrained', checkpoint=str(path)), **SMALL)
+    msg = (
+        f'{path}: the checkpoint converted from wrn16.params records backbone arguments the '
+        "model does not have: act_cfg: the weights need dict(type='LeakyReLU', "
+        "negative_slope=0.01), the model has dict(type='ReLU'); set "
+        "model.backbone.act_cfg=dict(type='LeakyReLU', negative_slope=0.01) in the config "
+        "(or list the argument in the init_cfg's ignore_recorded)"
+    )
+    with pytest.raises(CheckpointError) as e:
+        m.init_weights()
+    assert str(e.value) == msg
+    cfg = dict(type='Pretrained', checkpoint=str(path), ignore_recorded=['act_cfg'])
+    m = WiderResNet(depth=16, init_cfg=cfg, **SMALL)
+    m.init_weights()
+    for k, v in src.state_dict().items():
+        assert torch.equal(v, m.state_dict()[k])
+
+
 def test_dropout_runs_once_right_before_the_last_conv():
     m = WiderResNet(drop_rates=(0.3, 0.5), **SMALL).train()
     seen = {}

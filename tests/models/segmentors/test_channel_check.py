@@ -7,6 +7,7 @@ correct model must pass; the check must leave the model's state exactly as it wa
 """
 
 import copy
+import logging
 from types import SimpleNamespace
 
 import pytest
@@ -346,3 +347,227 @@ def test_necks_without_a_list_of_in_channels_are_not_checked():
 def test_wider_encoder_decoder_takes_positional_arguments():
     model = WiderEncoderDecoder(copy.deepcopy(BACKBONE), _fcn(128, 3))
     assert type(model.backbone).__name__ == 'WiderResNet' and model.decode_head.in_channels == 128
+
+
+def _rand(channels, side):
+    """The dry input expected: seed 0 of a private CPU generator."""
+    return torch.rand(1, channels, side, side, generator=torch.Generator().manual_seed(0))
+
+
+def _stub(backbone, mean=None, params=()):
+    """A stand-in segmentor holding only what ``dry_input`` reads."""
+    seg = nn.Module()
+    seg.backbone = backbone
+    if mean is not None:
+        seg.data_preprocessor = SimpleNamespace(mean=mean)
+    for i, p in enumerate(params):
+        seg.register_parameter(f'p{i}', p)
+    return seg
+
+
+def test_dry_input_side_follows_the_published_strides():
+    dry = channel_check.dry_input
+    assert torch.equal(dry(_build(_fcn(128, 3))), _rand(3, 32))  # strides (4, 8, 8, 8)
+    assert torch.equal(dry(_stub(SimpleNamespace(out_strides=(16, 64)))), _rand(3, 128))
+    assert torch.equal(dry(_stub(nn.Identity())), _rand(3, 64))  # none published
+    assert torch.equal(dry(_stub(nn.Identity()), 40), _rand(3, 40))
+
+
+def test_dry_input_channels_from_the_backbone_else_the_preprocessor():
+    dry = channel_check.dry_input
+    assert torch.equal(dry(_stub(SimpleNamespace(in_channels=4))), _rand(4, 64))
+    assert torch.equal(dry(_stub(nn.Identity(), mean=torch.zeros(5))), _rand(5, 64))
+    assert torch.equal(dry(_stub(nn.Identity(), mean=[0.0, 0.0])), _rand(3, 64))
+
+
+def test_dry_input_takes_the_first_float_parameter_s_device_and_dtype():
+    dry = channel_check.dry_input
+    index = nn.Parameter(torch.zeros(1, dtype=torch.long), requires_grad=False)
+    x = dry(_stub(nn.Identity(), params=[index, nn.Parameter(torch.zeros(1, dtype=torch.float64))]))
+    assert x.dtype == torch.float64 and torch.equal(x, _rand(3, 64).double())
+    x = dry(_stub(nn.Identity(), params=[nn.Parameter(torch.zeros(1, device='meta'))]))
+    assert x.device.type == 'meta' and x.shape == (1, 3, 64, 64)
+    x = dry(_stub(nn.Identity()))  # no parameter: CPU, float32
+    assert x.device.type == 'cpu' and x.dtype == torch.float32
+    with torch.device('meta'):  # drawn on the CPU whatever the default device
+        x = dry(_stub(nn.Identity()))
+    assert torch.equal(x, _rand(3, 64))
+
+
+def test_the_dry_input_side_can_be_set():
+    model = _build(_fcn(128, 3))
+    shapes = []
+    model.backbone.register_forward_pre_hook(lambda m, args: shapes.append(tuple(args[0].shape)))
+    assert segmentor_channel_errors(model, size=40) == []
+    check_segmentor(model, size=48)
+    assert shapes == [(1, 3, 40, 40), (1, 3, 48, 48)]
+
+
+def test_layer_mismatch_per_layer_kind():
+    lm = channel_check._layer_mismatch
+    assert lm(nn.Conv2d(4, 2, 1), torch.zeros(1, 3, 5, 5)) == (4, 3)
+    assert lm(nn.Conv2d(4, 2, 1), torch.zeros(3, 5, 5)) is None  # unbatched: not compared
+    assert lm(nn.Conv2d(4, 2, 1), [torch.zeros(1, 3, 5, 5)]) is None
+    assert lm(nn.BatchNorm1d(4), torch.zeros(2, 3)) == (4, 3)
+    assert lm(nn.BatchNorm1d(4), torch.zeros(2, 4)) is None
+    assert lm(nn.BatchNorm2d(4), torch.zeros(1, 6, 5, 5)) == (4, 6)
+    assert lm(nn.GroupNorm(2, 4), torch.zeros(1, 6, 5, 5)) == (4, 6)
+    assert lm(nn.Linear(5, 2), torch.zeros(3)) == (5, 3)
+    assert lm(nn.Linear(5, 2), torch.zeros(5)) is None
+    assert lm(nn.Linear(5, 2), torch.zeros(5, 3)) == (5, 3)
+
+
+def test_layer_message_names_the_part_to_fix():
+    model = _build(_fcn(128, 3))
+    model.decode_head.conv_seg = torch.nn.Conv2d(5, 3, 1)
+    assert segmentor_channel_errors(model) == [
+        'decode_head.conv_seg (Conv2d) expects 5 input channels but receives 8; fix the '
+        'channel arguments of decode_head so that it gets 8'
+    ]
+    # called with keyword arguments only: nothing to compare
+    assert channel_check._Probe._layer('decode_head.conv_seg', nn.Conv2d(5, 3, 1), ()) is None
+
+
+def test_a_skipped_check_logs_the_stage_and_the_error_s_first_line(monkeypatch):
+    logged = []
+    monkeypatch.setattr(channel_check, 'print_log', lambda msg, **kw: logged.append((msg, kw)))
+
+    def boom(*args):
+        raise RuntimeError('first line\nsecond line')
+
+    def silent(*args):
+        raise RuntimeError()
+
+    model = _build(_fcn(128, 3), auxiliary_head=_fcn(32, 2))
+    model.decode_head.forward = boom
+    model.auxiliary_head.forward = silent
+    assert segmentor_channel_errors(model) == []
+    model = _build(_fcn(128, 3))
+    model.backbone.forward = boom
+    assert segmentor_channel_errors(model) == []
+    warn = dict(logger='current', level=logging.WARNING)
+    skipped = 'wider_mm: channel check skipped for {}: the dry forward failed with RuntimeError: {}'
+    assert logged == [
+        (skipped.format('decode_head', 'first line'), warn),
+        (skipped.format('auxiliary_head', ''), warn),
+        (skipped.format('backbone/neck', 'first line'), warn),
+    ]
+
+
+def test_every_misfit_is_one_line_of_the_error():
+    with pytest.raises(ValueError) as e:
+        check_segmentor(_build(_fcn(4096, 3), auxiliary_head=_fcn(1024, 2)))
+    assert str(e.value) == (
+        f'EncoderDecoder: decode_head (FCNHead) has in_channels=4096 but {SOURCE}, so '
+        'in_index=3 receives 128; set decode_head.in_channels=128\n'
+        f'  auxiliary_head (FCNHead) has in_channels=1024 but {SOURCE}, so in_index=2 '
+        'receives 32; set auxiliary_head.in_channels=32'
+    )
+
+
+def test_in_index_range_messages_whole():
+    assert _errors(_fcn(8, -4)) == []  # counted from the end: the first output
+    assert _errors(_fcn(128, 4)) == [
+        f'decode_head (FCNHead) in_index=4 is out of range: {SOURCE}, 4 outputs; use '
+        "in_index within 0..3 or add blocks to the backbone's out_indices"
+    ]
+    neck = dict(type='MultiLevelNeck', in_channels=list(EMITTED), out_channels=12)
+    assert _errors(_fcn(12, 4), neck=neck) == [
+        'decode_head (FCNHead) in_index=4 is out of range: the neck (MultiLevelNeck) emits '
+        '(12, 12, 12, 12) channels, 4 outputs; use in_index within 0..3'
+    ]
+
+
+def test_resize_concat_message_whole():
+    assert _errors(_fcn([8, 32], [0, 1], input_transform='resize_concat')) == [
+        f'decode_head (FCNHead) has in_channels=40 but {SOURCE}, so in_index=[0, 1] '
+        'receives [8, 16] (sum 24); set decode_head.in_channels=[8, 16]'
+    ]
+
+
+def test_channels_only_of_lists_of_nchw_tensors():
+    ch = channel_check._channels
+    assert ch([torch.zeros(1, 2, 3, 3), torch.zeros(1, 5, 1, 1)]) == [2, 5]
+    assert ch([torch.zeros(1, 2, 3)]) is None
+    assert ch(torch.zeros(1, 2, 3, 3)) is None
+
+
+FEATS = [torch.zeros(1, 2, 2, 2), torch.zeros(1, 5, 2, 2)]
+STUB_SEG = SimpleNamespace(backbone=nn.Identity(), with_neck=False)  # no out_indices
+STUB_SOURCE = 'the backbone (Identity) emits (2, 5) channels'
+
+
+def _head(**kw):
+    return SimpleNamespace(**{'in_index': 0, 'in_channels': 2, **kw})
+
+
+def test_heads_outside_the_contract_are_not_checked():
+    hm = channel_check.head_mismatch
+    assert hm(STUB_SEG, 'decode_head', SimpleNamespace(in_channels=2), FEATS) is None
+    assert hm(STUB_SEG, 'decode_head', _head(in_index=None), FEATS) is None
+    assert hm(STUB_SEG, 'decode_head', SimpleNamespace(in_index=0), FEATS) is None
+    assert hm(STUB_SEG, 'decode_head', _head(), 'not a list') is None
+    assert hm(STUB_SEG, 'decode_head', _head(in_channels=3), FEATS) == (
+        f'decode_head (SimpleNamespace) has in_channels=3 but {STUB_SOURCE}, so in_index=0 '
+        'receives 2; set decode_head.in_channels=2'
+    )
+
+
+def test_low_level_input_follows_c1_in_index():
+    hm = channel_check.head_mismatch
+
+    def head(c1_in, **kw):
+        return _head(c1_bottleneck=nn.Sequential(nn.Conv2d(c1_in, 1, 1)), **kw)
+
+    assert hm(STUB_SEG, 'decode_head', head(5, c1_in_index=1), FEATS) is None
+    assert hm(STUB_SEG, 'decode_head', head(2), FEATS) is None  # default: inputs[0]
+    assert hm(STUB_SEG, 'decode_head', head(4, c1_in_index=2), FEATS) is None  # out of range
+    assert hm(STUB_SEG, 'decode_head', _head(c1_bottleneck=nn.Identity()), FEATS) is None
+    c1 = (
+        'decode_head (SimpleNamespace) has c1_in_channels=4 but its low-level input '
+        'inputs[{}] has {} channels ({}); set decode_head.c1_in_channels={} (or change which '
+        'output comes first)'
+    )
+    assert hm(STUB_SEG, 'decode_head', head(4, c1_in_index=1), FEATS) == c1.format(
+        1, 5, STUB_SOURCE, 5
+    )
+    assert hm(STUB_SEG, 'decode_head', head(4, c1_in_index=-2), FEATS) == c1.format(
+        -2, 2, STUB_SOURCE, 2
+    )
+    assert hm(STUB_SEG, 'decode_head', head(4, in_channels=3), FEATS) == (
+        f'decode_head (SimpleNamespace) has in_channels=3 but {STUB_SOURCE}, so in_index=0 '
+        'receives 2; set decode_head.in_channels=2; ' + c1.format(0, 2, STUB_SOURCE, 2)
+    )
+
+
+def test_head_mismatch_on_its_own():
+    """Public: the message also where the head's own forward would not fail."""
+    hm = channel_check.head_mismatch
+    assert hm(STUB_SEG, 'decode_head', _head(in_index=-2), FEATS) is None
+    assert hm(STUB_SEG, 'decode_head', _head(in_index=[0, 1], in_channels=[2, 5]), FEATS) is None
+    assert hm(STUB_SEG, 'decode_head', _head(in_index=[0, 1], in_channels=[2, 4]), FEATS) == (
+        f'decode_head (SimpleNamespace) has in_channels=[2, 4] but {STUB_SOURCE}, so '
+        'in_index=[0, 1] receives [2, 5]; set decode_head.in_channels=[2, 5]'
+    )
+
+
+def test_cascade_stages_get_the_previous_output(monkeypatch):
+    logged = []
+    monkeypatch.setattr(channel_check, 'print_log', lambda msg, **kw: logged.append(msg))
+    ocr = dict(
+        type='OCRHead', in_channels=128, in_index=3, channels=8, ocr_channels=8, num_classes=3
+    )
+    cfg = dict(num_stages=2, type='CascadeEncoderDecoder')
+    model = _build([_fcn(32, 2), ocr], **cfg)
+    got = []
+    model.decode_head[1].register_forward_pre_hook(lambda m, args: got.append(len(args)))
+    assert segmentor_channel_errors(model) == [] and got == [2] and logged == []
+
+    def boom(*args):
+        raise RuntimeError('not a channel problem')
+
+    # the first stage fails: the next one is skipped, the auxiliary head still checked
+    model = _build([_fcn(32, 2), ocr], auxiliary_head=_fcn(1024, 2), **cfg)
+    model.decode_head[0].forward = boom
+    (msg,) = segmentor_channel_errors(model)
+    assert msg.startswith('auxiliary_head (FCNHead) has in_channels=1024')
