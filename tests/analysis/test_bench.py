@@ -98,3 +98,15 @@ def test_inplace_activations_are_safe_in_preact_units(with_cp):
         torch.testing.assert_close(a, b)
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b)
+
+
+def test_misspelt_cfg_option_is_refused_before_the_model_is_built():
+    spec = bench.ModelSpec(
+        'wrn',
+        'candidate',
+        'seg',
+        config='configs/_base_/models/widerhead_wrn38a1-d8.py',
+        cfg_options={'model.backbone.memory_efficent': True},
+    )
+    with pytest.raises(ConfigError, match="did you mean 'memory_efficient'"):
+        bench.build_model(spec, (32, 32), 'cpu')

@@ -237,6 +237,9 @@ def build_model(spec: ModelSpec, size: Tuple[int, int], device: str):
     register_scope(SCOPES[spec.task])
     cfg = load_cfg(spec.config or BASELINES[spec.task][0])
     if spec.cfg_options:
+        from wider_mm.engine.config_checks import check_cfg_options
+
+        check_cfg_options(cfg, spec.cfg_options)  # typos fail here, not in a constructor
         cfg.merge_from_dict(copy.deepcopy(spec.cfg_options))
     model = cfg.model.to_dict()
     notes = []
@@ -585,7 +588,7 @@ def _memory_row(k: int, n: int, job: dict, timeout: float) -> Dict[str, float]:
     """:func:`memory_in_fresh_process`, with a line of progress."""
     got = memory_in_fresh_process(job, timeout)
     what = f'{job["spec"]["label"]} {"+".join(job["variant"]) or "base"}'
-    mib = {k: f'{v:.0f} MiB' for k, v in got.items() if v is not None}
+    mib = {key: f'{v:.0f} MiB' for key, v in got.items() if v is not None}
     progress(f'memory {k + 1}/{n} {what}: {mib}')
     return got
 
