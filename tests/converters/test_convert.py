@@ -237,7 +237,7 @@ def test_ade_segmentation_file_into_mmseg(tmp_path, version):
         )
     ).eval()
     load_checkpoint(seg, str(tmp_path / 'voc.pth'), strict=True)
-    x = torch.randn(2, 3, 48, 48)
+    x = torch.randn(2, 3, 112, 112)  # 14x14 features: the dilation-12 taps reach them
     with torch.no_grad():
         feats = seg.backbone(x)
         want_feats = ref(x)
@@ -245,7 +245,7 @@ def test_ade_segmentation_file_into_mmseg(tmp_path, version):
         t = torch.relu(torch.conv2d(want_feats, head['w6'], head['b6'], padding=12, dilation=12))
         want = torch.conv2d(t, head['w21'], head['b21'], padding=12, dilation=12)
         logits = seg.decode_head(feats)
-    assert feats[0].shape == want_feats.shape == (2, 256, 6, 6)
+    assert feats[0].shape == want_feats.shape == (2, 256, 14, 14)
     assert max_rel_err(feats[0], want_feats)[1] < TOL
     assert logits.shape == want.shape and max_rel_err(logits, want)[1] < TOL
 
@@ -501,3 +501,246 @@ def test_config_snippet_is_valid_python_with_the_meta_arguments(case):
     else:
         assert ns['load_from'] == 'ckpt.pth' and ns['model']['head']['num_classes'] == 7
     assert backbone == conv.meta['backbone']
+
+
+# ------------------------------------------------------------------ what the meta records
+def ade_state(task):
+    """The PSA port's weights in ADE names, with ADE's VOC head or ImageNet classifier."""
+    state = psa_to_ade(PsaNet(div=DIV).state_dict())
+    if task == 'segmentation':
+        state['arg:conv6a_weight'] = torch.zeros(32, 256, 3, 3)
+        state['arg:conv6a_bias'] = torch.zeros(32)
+        state['arg:linear21_weight'] = torch.zeros(21, 32, 3, 3)
+        state['arg:linear21_bias'] = torch.zeros(21)
+    else:
+        state['arg:linear1000_weight'] = torch.zeros(1000, 256)
+        state['arg:linear1000_bias'] = torch.zeros(1000)
+    return state
+
+
+@pytest.mark.parametrize('task,stride', [('segmentation', 8), ('classification', 32)])
+def test_ade_output_stride_without_a_hint_in_the_file_name(task, stride):
+    """ADE's segmentation models run at stride 8, its classifiers at 32 (unless the name
+    says '_s16' ...); the VOC head is the paper's: 3x3 convs of dilation 12, no BN."""
+    meta = convert_state_dict(ade_state(task), 'mxnet', name_hint='model.params').meta
+    assert meta['task'] == task and meta['backbone']['output_stride'] == stride
+    if task == 'segmentation':
+        assert meta['decode_head'] == dict(
+            type='WiderHead',
+            in_channels=256,
+            channels=32,
+            num_classes=21,
+            dilation=12,
+            norm_cfg=None,
+        )
+
+
+PORT_KEYS = {'nvidia': 'nvidia-a', 'mapillary': 'mapillary-a', 'psa': 'psa'}
+
+
+@pytest.mark.parametrize(
+    'case,name,variant,want',
+    [
+        (
+            'mxnet',
+            'voc_rna-a1_cls21.params',
+            None,
+            "guessed variant 'a1' from the file name 'voc_rna-a1_cls21.params' ({}); pass "
+            '--variant if the file was renamed',
+        ),
+        (
+            'mxnet',
+            'model.params',
+            None,
+            "guessed variant 'a1' ({}; the file name 'model.params' does not say); pass "
+            '--variant if wrong',
+        ),
+        ('nvidia', 'model.pth', None, "guessed variant 'a2' ({}); pass --variant if wrong"),
+        ('mapillary', None, None, "guessed variant 'a' ({}); pass --variant if wrong"),
+        ('nvidia', 'model.pth', 'a', None),  # told, not guessed
+        ('psa', 'model.pth', None, None),  # one variant only
+    ],
+)
+def test_a_guessed_variant_says_why_and_how_to_override_it(case, name, variant, want):
+    state = ade_state('classification') if case == 'mxnet' else port_case(PORT_KEYS[case])[1]
+    meta = convert_state_dict(state, case, name_hint=name, variant=variant).meta
+    if want is None:
+        assert 'guessed' not in meta
+    else:
+        assert meta['guessed'] == {'variant': want.format(SOURCES[case].variant_guess)}
+
+
+def test_meta_says_what_made_it_and_from_what():
+    meta = convert_state_dict(port_case('nvidia-a')[1], 'nvidia', name_hint='nv.pth').meta
+    assert meta['converted_by'] == 'wider_mm.converters (tools/model_converters/wrn2mm.py)'
+    assert meta['source'] == dict(format='nvidia', title=SOURCES['nvidia'].title, file='nv.pth')
+
+
+def test_a_non_standard_depth_is_recorded_as_its_unit_counts():
+    ref = randomize(PortWiderResNet(structure=(1, 1, 2, 1, 1, 1), div=DIV)).eval()
+    state = wrap_torch(ref, True)['state_dict']
+    conv = convert_state_dict(state, 'nvidia', variant='a', output_stride=32)
+    backbone = conv.meta['backbone']
+    assert 'depth' not in backbone and backbone['arch'] == dict(units=[1, 1, 2, 1, 1, 1])
+    x = torch.randn(1, 3, 48, 48)
+    with torch.no_grad():
+        ref_out = ref.features(x)
+    assert compare(from_meta(conv.meta), conv.state_dict, ref_out, x) < TOL
+
+
+@pytest.mark.parametrize(
+    'stem,want',
+    [
+        ((64, 3, 3, 3), {}),  # the released width and RGB input: the defaults
+        ((4, 3, 3, 3), dict(widen_factor=1 / 16)),
+        ((64, 4, 3, 3), dict(in_channels=4)),  # e.g. RGB + depth
+        ((128, 1, 3, 3), dict(widen_factor=2.0, in_channels=1)),
+    ],
+)
+def test_width_and_input_channels_from_the_stem(stem, want):
+    state = dict(port_case('psa')[1], **{'conv1a.weight': torch.zeros(stem)})
+    backbone = convert_state_dict(state, 'psa').meta['backbone']
+    got = {k: backbone[k] for k in ('widen_factor', 'in_channels') if k in backbone}
+    assert got == want
+
+
+def test_a_unit_numbered_0_is_outside_the_structure():
+    """MAP/NV number units from 1 (mod7.block1); a block0 is the one problem reported."""
+    _, state, _ = port_case('nvidia-a')
+    state = OrderedDict((k.replace('.mod7.block1.', '.mod7.block0.'), v) for k, v in state.items())
+    with pytest.raises(ConversionError, match='outside the WiderResNet structure') as e:
+        convert_state_dict(state, 'nvidia')
+    assert e.value.missing == [] and e.value.leftover == []
+    assert e.value.unexpected and all(k.startswith('block7.unit0.') for k in e.value.unexpected)
+
+
+def test_the_order_of_the_source_keys_does_not_matter():
+    """A file may list its arrays in any order (here: last unit first, branch 2b2 before 2a)."""
+    _, state, _ = port_case('psa')
+    want = convert_state_dict(state, 'psa')
+    got = convert_state_dict(OrderedDict(reversed(list(state.items()))), 'psa')
+    assert got.state_dict.keys() == want.state_dict.keys() and got.meta == want.meta
+
+
+# ------------------------------------------------------------------ bad values and structures
+def nan_inf():
+    """A stem of 108 values, 3 of them not finite."""
+    t = torch.zeros(4, 3, 3, 3)
+    t[0, 0, 0, :2] = float('nan')
+    t[3, 2, 2, 2] = float('inf')
+    return t
+
+
+LONG_DOUBLE = np.dtype(np.longdouble)
+
+
+@pytest.mark.parametrize(
+    'key,value,want',
+    [
+        ('conv1a.weight', None, 'conv1a.weight: the source holds an empty (shapeless) array here'),
+        (
+            'conv1a.weight',
+            np.zeros((4, 3, 3, 3), np.int32),
+            'conv1a.weight: expected floating-point values, got int32',
+        ),
+        pytest.param(
+            'conv1a.weight',
+            np.zeros((4, 3, 3, 3), LONG_DOUBLE),
+            f'conv1a.weight: expected floating-point values, got {LONG_DOUBLE}',
+            marks=pytest.mark.skipif(LONG_DOUBLE.itemsize <= 8, reason='long double is double'),
+        ),
+        ('conv1a.weight', [[0.0]], 'conv1a.weight: expected an array or tensor, got list'),
+        (
+            'conv1a.weight',
+            torch.zeros(4, 3, 3, 3, dtype=torch.int64),
+            'conv1a.weight: expected floating-point values, got torch.int64',
+        ),
+        (
+            'conv1a.weight',
+            nan_inf(),
+            'conv1a.weight: 3 of its 108 values are NaN or infinite; the checkpoint is corrupt',
+        ),
+        (
+            'conv1a.weight',
+            torch.zeros(4, 27),
+            'stem.weight: expected a 4-D tensor, got shape (4, 27); the checkpoint is corrupt',
+        ),
+        (
+            'b2.bn_branch2a.num_batches_tracked',
+            torch.zeros(2, dtype=torch.int64),
+            'b2.bn_branch2a.num_batches_tracked: a BatchNorm counter must be one number, got '
+            'shape (2,)',
+        ),
+    ],
+)
+def test_a_bad_value_fails_with_one_line_naming_it(key, value, want):
+    state = dict(port_case('psa')[1], **{key: value})
+    with pytest.raises(ConversionError) as e:
+        convert_state_dict(state, 'psa')
+    assert str(e.value) == want
+
+
+def test_arrays_are_copied_only_where_torch_cannot_share_them():
+    """Native, writable float32 arrays are used in place (no second copy of a large file);
+    big-endian and read-only ones (e.g. a view of a read-only buffer) become native copies."""
+    _, state, _ = port_case('psa')
+    arr = state['conv1a.weight'].numpy().copy()
+    frozen = arr.copy()
+    frozen.flags.writeable = False
+    for value, shared in ((arr, True), (arr.astype('>f4'), False), (frozen, False)):
+        got = convert_state_dict(dict(state, **{'conv1a.weight': value}), 'psa')
+        stem = got.state_dict['stem.weight']
+        assert stem.dtype == torch.float32 and np.array_equal(stem.numpy(), arr)
+        assert np.shares_memory(stem.numpy(), value) == shared
+
+
+def test_batchnorm_counters_become_int64_scalars():
+    _, state, _ = port_case('psa')
+    state['b2.bn_branch2a.num_batches_tracked'] = torch.tensor([7], dtype=torch.int32)
+    got = convert_state_dict(state, 'psa').state_dict['block2.unit1.norm1.num_batches_tracked']
+    assert got.dtype == torch.int64 and got.shape == () and got == 7
+
+
+def test_every_clash_is_listed():
+    _, state, _ = port_case('mapillary-a')
+    both = OrderedDict(state)
+    for k in ('module.mod1.conv1.weight', 'module.mod2.block1.bn1.weight'):
+        both[k[len('module.') :]] = state[k]
+    with pytest.raises(ConversionError) as e:
+        convert_state_dict(both, 'mapillary')
+    assert str(e.value) == (
+        'several source keys map to the same target (e.g. keys with and without a prefix): 2: '
+        'mod1.conv1.weight -> stem.weight, mod2.block1.bn1.weight -> block2.unit1.norm1.weight'
+    )
+
+
+def test_all_problems_are_given_in_one_line():
+    _, state, _ = port_case('psa')
+    state['f9.weight'] = torch.zeros(28, 56, 1, 1)
+    del state['b4_2.bn_branch2b1.running_var']
+    with pytest.raises(ConversionError) as e:
+        convert_state_dict(state, 'psa')
+    assert str(e.value) == (
+        f"cannot convert as 'psa' ({SOURCES['psa'].title}): source keys left over (not part of "
+        'the psa naming; pass --drop REGEX to discard them on purpose) 1: f9.weight; target '
+        'keys not produced (truncated or partial checkpoint, or the wrong --src?) 1: '
+        'block4.unit3.norm2.running_var'
+    )
+
+
+@pytest.mark.parametrize(
+    'keep,want',
+    [
+        (lambda k: '.mod2.' not in k, 'block2.* (no unit of block B2 at all)'),
+        (lambda k: '.mod7.' not in k, 'block7.* (no unit of block B7 at all)'),
+        (  # its norms and convs lost, only the shortcut left: how many convs is unknown
+            lambda k: '.mod7.' not in k or 'proj_conv' in k,
+            'block7.unit*.norm*/conv* (no conv of block B7 at all)',
+        ),
+    ],
+)
+def test_a_lost_block_is_named_as_such(keep, want):
+    _, state, _ = port_case('nvidia-a')
+    with pytest.raises(ConversionError, match='not produced') as e:
+        convert_state_dict({k: v for k, v in state.items() if keep(k)}, 'nvidia')
+    assert e.value.missing == [want] and e.value.unexpected == []

@@ -61,6 +61,13 @@ def test_where_the_state_dict_is_found():
     assert files._unwrap({'w': t}, 'b.pth') == ({'w': t}, 'a bare state dict')
     state, where = files._unwrap({'epoch': 3, 'model': {'w': t}}, 'c.pth')
     assert state == {'w': t} and where == "a checkpoint dict, tensors under 'model'"
+    state, where = files._unwrap({'state_dict': {}, 'model': {'w': t}}, 'e.pth')  # empty: next
+    assert state == {'w': t} and where == "a checkpoint dict, tensors under 'model'"
+    # MAP's segmentation snapshots: one state dict per part, joined with '.'
+    parts = {'state_dict': {'body': {'mod1.conv1.weight': t}, 'cls': {'weight': t, 'bias': t}}}
+    state, where = files._unwrap(parts, 'v.pth')
+    assert state == {'body.mod1.conv1.weight': t, 'cls.weight': t, 'cls.bias': t}
+    assert where == "a checkpoint dict, the state dicts of ['body', 'cls'] under 'state_dict'"
 
 
 @pytest.mark.parametrize(

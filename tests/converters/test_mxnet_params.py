@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from wider_mm.converters import MXNetFormatError, load_mxnet_params, read_mxnet_params
-from wider_mm.converters.mxnet_params import DTYPE_NAMES
+from wider_mm.converters.mxnet_params import DTYPE_NAMES, is_mxnet_params
 
 # Byte-exact copies of public MXNet files (provenance: tests/data/mxnet_params/README.md).
 FIXTURES = Path(__file__).resolve().parents[1] / 'data' / 'mxnet_params'
@@ -212,8 +212,12 @@ def test_sparse_arrays_densify_or_refuse(tmp_path, version):
     np.testing.assert_array_equal(p['csr'], dense_csr)
     assert p['csr'].dtype == np.float64
     np.testing.assert_array_equal(p['dense'], [1, 1])
-    with pytest.raises(MXNetFormatError, match=r'array #0 is a sparse \(row_sparse\) array'):
+    with pytest.raises(MXNetFormatError) as e:
         load_mxnet_params(f, densify_sparse=False)
+    assert str(e.value) == (
+        f'{f}: array #0 is a sparse (row_sparse) array; pass densify_sparse=True to read it '
+        'as a dense array'
+    )
 
 
 # ------------------------------------------------------------------ failure modes
@@ -449,6 +453,104 @@ def test_an_implausible_ndim_is_shown_as_stored(version, ndim_word, shown):
     )
 
 
+def _dense_head(version, dims):
+    """The start of a dense record of ``version`` (V1-V3) up to its dims, as stored."""
+    stype = b'' if version == 'V1' else struct.pack('<i', 0)
+    ndim = struct.pack('<i' if version == 'V3' else '<I', len(dims))
+    return (
+        struct.pack('<I', mw.MAGIC[version]) + stype + ndim + struct.pack(f'<{len(dims)}q', *dims)
+    )
+
+
+@pytest.mark.parametrize(
+    'version,dims,error',
+    [
+        ('V3', (2, -1), None),  # V3: an unknown dimension means "no array"
+        ('V3', (2, -2), 'negative dimension in shape (2, -2)'),
+        ('V2', (2, -1), 'negative dimension in shape (2, -1)'),
+        ('V1', (-1, 2), 'negative dimension in shape (-1, 2)'),
+    ],
+)
+def test_negative_dimensions(version, dims, error):
+    record = _dense_head(version, dims)  # "no array" (V3, -1) ends here
+    after = mw.array_record(np.ones(2, np.float32), version)
+    data = struct.pack('<QQQ', 0x112, 0, 2) + record + after + struct.pack('<Q', 0)
+    if error is None:
+        p = load_mxnet_params(io.BytesIO(data))
+        assert p['0'] is None
+        np.testing.assert_array_equal(p['1'], [1, 1])
+        return
+    with pytest.raises(MXNetFormatError) as e:
+        load_mxnet_params(io.BytesIO(data))
+    assert str(e.value) == f'<stream>: array #0 shape: {error}; the file is corrupt'
+
+
+@pytest.mark.parametrize('flag,name,numpy_dtype', [(0, 'float32', '<f4'), (12, 'bfloat16', '<u2')])
+def test_an_array_numpy_cannot_allocate(flag, name, numpy_dtype):
+    """Zero bytes (so within the file), but too many elements for numpy; bfloat16 is read
+    as its 16-bit words first."""
+    shape = (0, 2**62)
+    with pytest.raises(ValueError) as numpy_says:
+        np.empty(shape, numpy_dtype)
+    record = _dense_head('V2', shape) + struct.pack('<iii', 1, 0, flag)
+    data = struct.pack('<QQQ', 0x112, 0, 1) + record + struct.pack('<Q', 0)
+    with pytest.raises(MXNetFormatError) as e:
+        load_mxnet_params(io.BytesIO(data))
+    assert str(e.value) == (
+        f'<stream>: array #0 data ({name}{shape}): cannot allocate an array of shape {shape} '
+        f'({numpy_says.value}); the file is corrupt'
+    )
+
+
+# One float32 (3, 4) array named 'arg:w' in the older layouts: field, offset, size. Legacy:
+# u32 ndim (the header word) + u32 dims; V1: magic, u32 ndim, i64 dims.
+_OLD_LAYOUTS = [
+    ('legacy', 'array #0 header', 24, 4),
+    ('legacy', 'array #0 dims', 28, 8),
+    ('legacy', 'array #0 context', 36, 8),
+    ('legacy', 'array #0 data (float32(3, 4))', 48, 48),
+    ('V1', 'array #0 shape ndim', 28, 4),
+    ('V1', 'array #0 shape dims', 32, 16),
+    ('V1', 'array #0 dtype', 56, 4),
+    ('V1', 'array #0 data (float32(3, 4))', 60, 48),
+]
+
+
+@pytest.mark.parametrize('version,what,offset,size', _OLD_LAYOUTS)
+def test_a_truncated_old_record_says_which_field_was_cut(version, what, offset, size):
+    raw = mw.dumps({'arg:w': np.arange(12, dtype=np.float32).reshape(3, 4)}, version)
+    assert len(raw) == {'legacy': 117, 'V1': 129}[version]  # data end + 8 + 8 + 5
+    with pytest.raises(MXNetFormatError) as e:
+        load_mxnet_params(io.BytesIO(raw[:offset]))
+    assert str(e.value) == (
+        f'<stream>: truncated file: {what} needs {size} bytes at offset {offset}, '
+        f'{_ends(offset)}'
+    )
+
+
+@pytest.mark.parametrize('version', ('V2', 'V3'))
+def test_a_sparse_array_with_no_stored_part_reads_as_zeros(version):
+    """A row_sparse array whose values and row indices have no shape ("none": ndim 0
+    before V3, -1 in V3) stores nothing: it densifies to zeros, and the next record reads."""
+    none = struct.pack('<i', -1) if version == 'V3' else struct.pack('<I', 0)
+    ndim = struct.pack('<i' if version == 'V3' else '<I', 1)
+    record = (
+        struct.pack('<Ii', mw.MAGIC[version], 1)  # row_sparse
+        + none  # storage shape
+        + ndim
+        + struct.pack('<q', 4)  # dense shape (4,)
+        + struct.pack('<iii', 1, 0, 0)  # context, float32
+        + struct.pack('<i', 6)  # aux 0: int64 row indices
+        + none  # of no shape
+    )
+    after = mw.array_record(np.ones(2, np.float32), version)
+    data = struct.pack('<QQQ', 0x112, 0, 2) + record + after + struct.pack('<Q', 0)
+    p = load_mxnet_params(io.BytesIO(data))
+    assert p['0'].dtype == np.float32
+    np.testing.assert_array_equal(p['0'], np.zeros(4))
+    np.testing.assert_array_equal(p['1'], [1, 1])
+
+
 def _csr(shape, values, indptr, cols):
     return mw.Sparse(
         'csr', shape, np.asarray(values, np.float32), np.array(indptr), np.array(cols, np.int64)
@@ -567,14 +669,19 @@ def test_a_truncated_sparse_array_says_which_field_was_cut(what, offset, size):
     )
 
 
-def test_v3_storage_shapes_are_signed_too():
-    """In V3 every ndim is signed, the sparse values' shape included."""
-    rec = struct.pack('<Iii', mw.MAGIC['V3'], 1, -2)  # row_sparse, storage ndim -2
-    data = struct.pack('<QQQ', 0x112, 0, 1) + rec + b'\0' * 64
+# Offsets in a V3 row_sparse record: magic 0, storage type 4, storage shape ndim 8, dims
+# 12 (2 x 8), shape ndim 28, dims 32, context 48, dtype 56, aux 0 dtype 60, aux 0 ndim 64.
+@pytest.mark.parametrize('field,offset', [('storage shape', 8), ('aux 0 shape', 64)])
+def test_v3_sparse_shapes_are_signed_too(field, offset):
+    """In V3 every ndim is signed, the sparse values' and aux arrays' shapes included."""
+    rs = mw.Sparse('row_sparse', (4, 2), np.ones((1, 2), np.float32), np.array([2]))
+    rec = bytearray(mw.array_record(rs, 'V3'))
+    rec[offset : offset + 4] = struct.pack('<i', -2)
+    data = struct.pack('<QQQ', 0x112, 0, 1) + bytes(rec) + b'\0' * 64
     with pytest.raises(MXNetFormatError) as e:
         load_mxnet_params(io.BytesIO(data))
     assert str(e.value) == (
-        '<stream>: array #0 storage shape: implausible number of dimensions -2; this is not '
+        f'<stream>: array #0 {field}: implausible number of dimensions -2; this is not '
         'an MXNet NDArray file, or it is corrupt'
     )
 
@@ -588,19 +695,20 @@ def test_storage_type_and_dtype_flags_are_signed():
         '<stream>: array #0: unknown storage type -1 (known: 0 default, 1 row_sparse, 2 csr); '
         'the file is corrupt or from an unknown MXNet version'
     )
-    record = bytearray(
-        mw.array_record(
-            mw.Sparse('row_sparse', (4, 2), np.ones((1, 2), np.float32), np.array([2])), 'V2'
+    rs = mw.Sparse('row_sparse', (4, 2), np.ones((1, 2), np.float32), np.array([2]))
+    # The dtype flag of a dense (2,) array's data, then of a sparse one's aux array (offsets
+    # in the record: magic 4 + storage type 4 + ndim 4 + dims 8 + context 8; see
+    # _SPARSE_LAYOUT, less the 24-byte file header).
+    for item, offset, field in ((np.ones(2, np.float32), 28, ''), (rs, 60, ' aux 0')):
+        record = bytearray(mw.array_record(item, 'V2'))
+        record[offset : offset + 4] = struct.pack('<i', -1)
+        data = header + bytes(record) + struct.pack('<Q', 0)
+        with pytest.raises(MXNetFormatError) as e:
+            load_mxnet_params(io.BytesIO(data))
+        assert str(e.value) == (
+            f'<stream>: array #0{field}: unknown dtype flag -1 (known: {DTYPE_NAMES}); this '
+            'is not an MXNet NDArray file, or it is corrupt'
         )
-    )
-    record[60:64] = struct.pack('<i', -1)  # the aux array's dtype flag (see _SPARSE_LAYOUT)
-    data = header + bytes(record) + struct.pack('<Q', 0)
-    with pytest.raises(MXNetFormatError) as e:
-        load_mxnet_params(io.BytesIO(data))
-    assert str(e.value) == (
-        f'<stream>: array #0 aux 0: unknown dtype flag -1 (known: {DTYPE_NAMES}); this is not '
-        'an MXNet NDArray file, or it is corrupt'
-    )
 
 
 @pytest.mark.parametrize('version', VERSIONS)
@@ -667,7 +775,15 @@ def test_the_file_is_named_in_every_message(tmp_path):
             load_mxnet_params(fh)
 
 
-def test_a_file_that_shrinks_while_read():
+@pytest.mark.parametrize(
+    'what,offset,size,cut',
+    [
+        ('file header', 0, 16, 10),
+        ('array #0 data (float32(3, 4))', 64, 48, 70),  # see _V2_LAYOUT
+        ('name #0', 128, 5, 130),
+    ],
+)
+def test_a_file_that_shrinks_while_read(what, offset, size, cut):
     """The size was taken first; a short read after it is reported as such."""
 
     class Shrunk(io.BytesIO):  # claims 100 bytes more than it holds
@@ -675,10 +791,12 @@ def test_a_file_that_shrinks_while_read():
             end = super().seek(pos, whence)
             return end + 100 if whence == io.SEEK_END else end
 
+    raw = mw.dumps({'arg:w': np.arange(12, dtype=np.float32).reshape(3, 4)}, 'V2')
     with pytest.raises(MXNetFormatError) as e:
-        load_mxnet_params(Shrunk(b'\x12\x01' + b'\0' * 8))
+        load_mxnet_params(Shrunk(raw[:cut]))
     assert str(e.value) == (
-        '<stream>: truncated file: file header needs 16 bytes at offset 0, got 10'
+        f'<stream>: truncated file: {what} needs {size} bytes at offset {offset}, '
+        f'got {cut - offset}'
     )
 
 
@@ -692,13 +810,101 @@ def _named(names, name_count=None):
     return out
 
 
-def test_name_count_is_unsigned():
+def test_name_count_and_length_are_unsigned():
     with pytest.raises(MXNetFormatError) as e:
         load_mxnet_params(io.BytesIO(_named(['a'], name_count=2**64 - 1)))
     assert str(e.value) == (
         '<stream>: 1 arrays but 18446744073709551615 names (MXNet writes none or one per '
         'array); the file is corrupt'
     )
+    data = bytearray(_named(['a']))  # header 24, record 36, name count 8, length 8, 'a'
+    data[68:76] = struct.pack('<Q', 2**64 - 1)
+    with pytest.raises(MXNetFormatError) as e:
+        load_mxnet_params(io.BytesIO(bytes(data)))
+    assert str(e.value) == (
+        f'<stream>: truncated file: name #0 needs 18446744073709551615 bytes at offset 76, '
+        f'{_ends(77)}'
+    )
+
+
+def test_a_name_that_is_not_utf8():
+    with pytest.raises(UnicodeDecodeError) as python_says:
+        b'\xff'.decode('utf-8')
+    with pytest.raises(MXNetFormatError) as e:
+        load_mxnet_params(io.BytesIO(_named(['a'])[:-1] + b'\xff'))
+    assert str(e.value) == (
+        f'<stream>: name #0 is not UTF-8 ({python_says.value}); the file is corrupt'
+    )
+
+
+def test_bytes_after_the_last_name():
+    raw = mw.dumps({'w': np.ones(2, np.float32)}, 'V2')
+    with pytest.raises(MXNetFormatError) as e:
+        load_mxnet_params(io.BytesIO(raw + b'junk'))
+    assert str(e.value) == (
+        f'<stream>: 4 unexpected bytes after the last name (offset {len(raw)}); the file is '
+        'corrupt or not an MXNet .params file'
+    )
+
+
+def test_a_foreign_file_shows_its_first_bytes():
+    with pytest.raises(MXNetFormatError) as e:
+        load_mxnet_params(io.BytesIO(b'\x89PNG\r\n\x1a\n' + b'\0' * 40))
+    assert str(e.value) == (
+        '<stream>: not an MXNet .params file: it starts with bytes 89 50 4e 47 0d 0a 1a 0a, '
+        'an MXNet NDArray list starts with 0x112 (12 01 00 00 00 00 00 00)'
+    )
+
+
+@pytest.mark.parametrize(
+    'head,want',
+    [
+        (struct.pack('<Q', 0x112), True),  # the 8 bytes are enough
+        (struct.pack('<QQ', 0x112, 0), True),
+        (struct.pack('<Q', 0x112)[:7], False),
+        (b'\x89PNG\r\n\x1a\n', False),
+    ],
+)
+def test_is_mxnet_params(head, want):
+    assert is_mxnet_params(head) is want
+
+
+_IMPLAUSIBLE = 'the file is corrupt or not an MXNet .params file'
+
+
+@pytest.mark.parametrize(
+    'count,message',
+    [
+        # 8 arrays of at least 4 bytes could not fit in 32 bytes with the header, count and
+        # name count, but the bound is loose (one word per array): read, then cut short.
+        (8, f'truncated file: array #2 header needs 4 bytes at offset 32, {_ends(32)}'),
+        (9, f'implausible array count 9 for a 32-byte file; {_IMPLAUSIBLE}'),
+        (
+            2**64 - 1,
+            f'implausible array count 18446744073709551615 for a 32-byte file; ' f'{_IMPLAUSIBLE}',
+        ),
+    ],
+)
+def test_an_implausible_array_count(count, message):
+    data = struct.pack('<QQQ', 0x112, 0, count) + b'\0' * 8  # then two "none" legacy words
+    with pytest.raises(MXNetFormatError) as e:
+        load_mxnet_params(io.BytesIO(data))
+    assert str(e.value) == f'<stream>: {message}'
+
+
+def test_many_none_arrays_are_a_plausible_count():
+    """A "none" legacy record takes 4 bytes: 40 of them make a 192-byte file."""
+    data = mw.dumps([None] * 40, 'legacy')
+    assert len(data) == 16 + 8 + 40 * 4 + 8
+    assert load_mxnet_params(io.BytesIO(data)) == {str(i): None for i in range(40)}
+
+
+def test_a_stream_is_read_from_where_it_stands():
+    """A file object positioned past a prefix: the data starts there, not at byte 0."""
+    raw = mw.dumps({'w': np.arange(3, dtype=np.float32)}, 'V2')
+    f = io.BytesIO(b'prefix' + raw)
+    f.seek(6)
+    np.testing.assert_array_equal(load_mxnet_params(f)['w'], [0, 1, 2])
 
 
 @pytest.mark.parametrize(

@@ -169,7 +169,7 @@ def _to_tensor(key: str, value: Any) -> torch.Tensor:
     if value is None:
         raise ConversionError(f'{key}: the source holds an empty (shapeless) array here')
     if isinstance(value, np.ndarray):
-        if value.dtype.kind != 'f':  # (torch cannot hold every numpy dtype, e.g. uint64)
+        if value.dtype.kind != 'f' or value.dtype.itemsize > 8:  # (torch has no float128)
             raise ConversionError(f'{key}: expected floating-point values, got {value.dtype}')
         if value.dtype.byteorder == '>' or not value.flags.writeable:
             value = value.astype(value.dtype.newbyteorder('='), copy=True)
@@ -282,7 +282,7 @@ def convert_state_dict(
             leftover.append(key)
             continue
         tpl, g = hit
-        fields = dict(b=g.get('b'), p=source.params.get(g.get('p'), g.get('p')), head=head)
+        fields = dict(b=g.get('b'), p=source.params.get(g.get('p')), head=head)
         if 'u' in g:
             fields['u'] = source.unit_index(g['u'])
         if g.get('i'):
@@ -335,8 +335,13 @@ def convert_state_dict(
     want_set = set(want)
     unexpected = [k for k in out if k not in want_set]
     absent = [b for b in range(2, 8) if b not in units]
-    if absent:
-        missing = [f'block{b}.* (no unit of block B{b} at all)' for b in absent] + missing
+    # (units with only a shortcut left: how many convs they had cannot be known)
+    convless = [b for b in range(2, 8) if b in units and b not in convs]
+    missing = (
+        [f'block{b}.* (no unit of block B{b} at all)' for b in absent]
+        + [f'block{b}.unit*.norm*/conv* (no conv of block B{b} at all)' for b in convless]
+        + missing
+    )
     problems = []
     if leftover:
         problems.append(

@@ -1,5 +1,6 @@
 """``WiderResNet(memory_efficient=True)`` is the plain network, bit for bit, in less memory."""
 
+import copy
 import datetime
 import itertools
 
@@ -188,7 +189,7 @@ class _LiveBytes(TorchDispatchMode):
 
 
 @pytest.mark.parametrize('norm', [nn.BatchNorm2d(8), nn.GroupNorm(2, 8)])
-@pytest.mark.parametrize('act', [nn.ReLU(), nn.LeakyReLU(0.1)])
+@pytest.mark.parametrize('act', [nn.ReLU(), nn.LeakyReLU(0.1), nn.LeakyReLU(0.0)])
 def test_backward_frees_the_recomputed_activation_before_the_norm_backward(norm, act, monkeypatch):
     """At the norm's backward, of what the backward made only the gradient at the norm's
     output (one tensor of the input's size) and the convs' small weight gradients are alive:
@@ -365,3 +366,294 @@ def test_activation_gradient_from_its_output(act):
     y = act(x)
     (want,) = torch.autograd.grad(y, x, grad)
     torch.testing.assert_close(memory_efficient._act_backward(act, grad, y.detach()), want)
+
+
+# --- norm_act_conv against the modules it runs -------------------------------------------
+
+
+def _unit(act, norm=None, frozen=(), dtype=torch.float64):
+    """norm -> act -> (conv with bias, shortcut without) as in a pre-activation unit."""
+    norm = norm if norm is not None else nn.BatchNorm2d(4)
+    with torch.no_grad():
+        for p in norm.parameters():
+            p.uniform_(0.5, 1.5)
+    unit = nn.ModuleDict(
+        dict(
+            norm=norm,
+            act=act,
+            conv=nn.Conv2d(4, 6, 3, padding=1),
+            shortcut=nn.Conv2d(4, 6, 1, bias=False),
+        )
+    ).to(dtype)
+    for n, p in unit.named_parameters():
+        p.requires_grad_(n not in frozen)
+    return unit
+
+
+def _step(unit, x, how, dropout=None, autocast=None):
+    """One forward and backward on copies of ``unit`` and ``dropout``: the modules called
+    directly (``how='modules'``), or ``norm_act_conv`` plain / memory-efficient."""
+    unit, dropout = copy.deepcopy(unit), copy.deepcopy(dropout)
+    xi = x.clone().requires_grad_(x.requires_grad)
+    convs = [unit.conv, unit.shortcut]
+    torch.manual_seed(0)
+    with torch.autocast('cpu', dtype=autocast, enabled=autocast is not None):
+        if how == 'modules':
+            y = unit.act(unit.norm(xi))
+            y = y if dropout is None else dropout(y)
+            outs = tuple(conv(y) for conv in convs)
+        else:
+            outs = norm_act_conv(xi, unit.norm, unit.act, convs, dropout, how == 'efficient')
+    loss = sum((o.double() * torch.linspace(-1, 2, o.numel()).view_as(o)).sum() for o in outs)
+    loss.backward()
+    got = {f'out{i}': o.detach() for i, o in enumerate(outs)}
+    got['input.grad'] = xi.grad
+    got.update({f'{n}.grad': p.grad for n, p in unit.named_parameters()})
+    got.update({f'buffer.{n}': b for n, b in unit.named_buffers()})
+    return got, outs[0].grad_fn
+
+
+def _assert_same(want, got):
+    """The same keys; each value None in both or the same tensor (dtype included)."""
+    assert want.keys() == got.keys()
+    differ = [
+        k
+        for k in want
+        if (want[k] is None) != (got[k] is None)
+        or (want[k] is not None and not torch.equal(want[k], got[k]))
+    ]
+    assert not differ, f'{len(differ)} of {len(want)} differ: {differ}'
+
+
+def test_memory_efficient_is_off_by_default():
+    unit = _unit(nn.ReLU(), dtype=torch.float32)
+    x = torch.randn(2, 4, 5, 5, requires_grad=True)
+    (y,) = norm_act_conv(x, unit.norm, unit.act, [unit.conv])
+    assert type(y.grad_fn).__name__ == 'ConvolutionBackward0'
+
+
+class _HandBN(nn.BatchNorm2d):
+    """BN written in torch ops, as a user's own norm may be: it reads and updates its
+    running statistics in place in training."""
+
+    def forward(self, x):
+        if not self.training:
+            return super().forward(x)
+        mean, var = x.mean((0, 2, 3)), x.var((0, 2, 3), unbiased=False)
+        n = x.numel() // x.shape[1]
+        with torch.no_grad():
+            self.running_mean.lerp_(mean, self.momentum)
+            self.running_var.lerp_(var * n / (n - 1), self.momentum)
+            self.num_batches_tracked += 1
+        scale = self.weight / torch.sqrt(var + self.eps)
+        return (x - mean[:, None, None]) * scale[:, None, None] + self.bias[:, None, None]
+
+
+class _DetachedBN(nn.BatchNorm2d):
+    """A norm that passes no gradient back (to its input or its parameters)."""
+
+    def forward(self, x):
+        return super().forward(x).detach()
+
+
+def _wrapped_bn_training(num_features):
+    """A container norm in eval mode around a BN in training mode (as after
+    ``model.eval()`` and then ``.train()`` on every ``nn.BatchNorm2d``)."""
+    norm = nn.Sequential(nn.BatchNorm2d(num_features)).eval()
+    norm[0].train()
+    return norm
+
+
+_NORM_PARAMS = ('norm.weight', 'norm.bias')
+_CONV_PARAMS = ('conv.weight', 'conv.bias', 'shortcut.weight')
+
+
+@pytest.mark.parametrize('act', [nn.ReLU(), nn.ELU()], ids=['relu-lean', 'elu'])
+@pytest.mark.parametrize(
+    'norm,frozen,x_grad,batch',
+    [
+        (None, (), True, 2),
+        (None, (), False, 2),
+        (None, _NORM_PARAMS + _CONV_PARAMS, True, 2),
+        (None, ('norm.weight',), True, 2),
+        (None, _NORM_PARAMS, False, 2),
+        (None, ('conv.bias',), True, 2),
+        (None, (), True, 0),
+        (_HandBN, (), True, 2),
+        (_DetachedBN, (), True, 2),
+        (_wrapped_bn_training, (), True, 2),
+    ],
+    ids=[
+        'all-train',
+        'input-without-grad',
+        'only-input',
+        'norm-weight-frozen',
+        'only-convs',
+        'conv-bias-frozen',
+        'empty-batch',
+        'hand-written-bn',
+        'norm-passes-no-gradient',
+        'eval-container-training-bn',
+    ],
+)
+def test_function_matches_the_modules_for_what_requires_grad(act, norm, frozen, x_grad, batch):
+    """Outputs, gradients (None where the modules give None) and buffers of the modules
+    called directly, from both paths; the memory-efficient one is taken whenever anything
+    requires grad."""
+    unit = _unit(act, norm and norm(4), frozen)
+    x = torch.randn(batch, 4, 6, 6, dtype=torch.float64).requires_grad_(x_grad)
+    want, _ = _step(unit, x, 'modules')
+    plain, _ = _step(unit, x, 'plain')
+    efficient, fn = _step(unit, x, 'efficient')
+    assert type(fn).__name__ == '_NormActConvBackward'
+    _assert_same(want, plain)
+    _assert_same(want, efficient)
+
+
+@pytest.mark.parametrize(
+    'act', [nn.ReLU(), nn.LeakyReLU(0.2), nn.ELU()], ids=['relu', 'leaky_relu-0.2', 'elu']
+)
+@pytest.mark.parametrize(
+    'dropout,random',
+    [
+        (None, False),
+        (_train(nn.Dropout(0.5)), True),
+        (nn.Dropout(0.5).eval(), False),
+        (_train(nn.Dropout(0.0)), False),
+        (_train(nn.Identity()), True),  # no p: taken as random
+    ],
+    ids=['none', 'dropout', 'dropout-eval', 'dropout-p0', 'no-p'],
+)
+def test_function_keeps_the_random_state_only_for_random_dropout(act, dropout, random):
+    """The modules' results from both paths; the memory-efficient one keeps the random
+    generators' state (to redraw the dropout mask in the backward pass) only where the
+    dropout draws one."""
+    unit = _unit(act)
+    x = torch.randn(2, 4, 6, 6, dtype=torch.float64, requires_grad=True)
+    want, _ = _step(unit, x, 'modules', dropout)
+    _assert_same(want, _step(unit, x, 'plain', dropout)[0])
+    efficient, fn = _step(unit, x, 'efficient', dropout)
+    _assert_same(want, efficient)
+    kept = [t for v in vars(fn).values() for t in _tensors(v)]
+    assert bool(kept) == random, kept
+
+
+@pytest.mark.parametrize(
+    'dtype,autocast,act',
+    [
+        (torch.float32, torch.bfloat16, nn.ReLU()),
+        (torch.float32, torch.bfloat16, nn.PReLU()),
+        (torch.float32, torch.float16, nn.PReLU()),
+        (torch.float32, None, nn.PReLU()),
+        (torch.float64, torch.bfloat16, nn.ReLU()),
+    ],
+    ids=['bf16-relu', 'bf16-prelu', 'fp16-prelu', 'no-autocast-prelu', 'float64-bf16'],
+)
+def test_function_casts_as_autocast_does(dtype, autocast, act):
+    """A float32 norm output is cast for the convs (their biases too) as autocast casts
+    it, float64 is left alone; the backward recomputes the norm and activation (PReLU
+    runs in the lower precision) under the forward pass's autocast state."""
+    unit = _unit(act, dtype=dtype)
+    x = torch.randn(2, 4, 6, 6, dtype=dtype, requires_grad=True)
+    want, _ = _step(unit, x, 'modules', autocast=autocast)
+    assert want['out0'].dtype == (dtype if autocast is None or dtype == torch.float64 else autocast)
+    _assert_same(want, _step(unit, x, 'plain', autocast=autocast)[0])
+    _assert_same(want, _step(unit, x, 'efficient', autocast=autocast)[0])
+
+
+class _DoubledConv(nn.Conv2d):
+    """A Conv2d subclass with a forward of its own (as weight-standardised convs have)."""
+
+    def forward(self, x):
+        return 2 * super().forward(x)
+
+
+@pytest.mark.parametrize(
+    'conv',
+    [
+        nn.Conv2d(4, 6, 3, padding=1, padding_mode='reflect'),
+        nn.Conv2d(4, 6, 3, padding='same'),
+        _DoubledConv(4, 6, 1),
+    ],
+    ids=['reflect-padding', 'same-padding', 'conv-subclass'],
+)
+def test_function_runs_other_convs_as_they_are(conv):
+    """Convs the memory-efficient backward does not compute take the plain path."""
+    unit = _unit(nn.ReLU())
+    unit['conv'] = conv.double()
+    x = torch.randn(2, 4, 6, 6, dtype=torch.float64, requires_grad=True)
+    want, _ = _step(unit, x, 'modules')
+    efficient, fn = _step(unit, x, 'efficient')
+    assert type(fn).__name__ != '_NormActConvBackward'
+    _assert_same(want, efficient)
+
+
+def test_backward_of_a_cpu_input_leaves_the_gpus_random_state_alone(monkeypatch):
+    """With GPUs present (two, simulated), redrawing a CPU dropout mask reads and sets no
+    GPU's random state (which would initialise every GPU)."""
+
+    def touched(*args, **kwargs):
+        raise AssertionError('a GPU random state was read or set')
+
+    unit = _unit(nn.ReLU())
+    x = torch.randn(2, 4, 6, 6, dtype=torch.float64, requires_grad=True)
+    want, _ = _step(unit, x, 'modules', _train(nn.Dropout(0.5)))
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+    monkeypatch.setattr(torch.cuda, 'get_rng_state', touched)
+    monkeypatch.setattr(torch.cuda, 'set_rng_state', touched)
+    _assert_same(want, _step(unit, x, 'efficient', _train(nn.Dropout(0.5)))[0])
+
+
+class _OnSecondGPU(torch.Tensor):
+    """A CPU tensor that reports itself on the second GPU (and so do the results of ops on it)."""
+
+    is_cuda = True
+    device = torch.device('cuda', 1)
+
+
+def _gpu_index(device='cuda'):
+    """The GPU ``torch.cuda.get_rng_state(device)`` means (the current GPU is the first)."""
+    device = torch.device('cuda', device) if isinstance(device, int) else torch.device(device)
+    return 0 if device.index is None else device.index
+
+
+class _SecondGPUDropout(nn.Dropout):
+    """Dropout of a tensor on the second (simulated) GPU: it notes, and advances, that GPU's
+    random state (the saved input reaches the backward as a plain CPU tensor)."""
+
+    def __init__(self, gpu_states):
+        super().__init__(0.5)
+        self.gpu_states, self.seen = gpu_states, []
+
+    def forward(self, y):
+        self.seen.append(self.gpu_states[1])
+        self.gpu_states[1] += 1
+        return super().forward(y)
+
+
+def test_backward_of_a_gpu_input_redraws_the_mask_from_that_gpus_random_state(monkeypatch):
+    """For an input on the second of two GPUs (simulated), the backward redraws the dropout
+    mask from that GPU's random state as the forward pass found it, leaves that state as
+    it was before the backward, and reads and sets no other GPU's."""
+    states, touched = {0: 10, 1: 20}, []
+
+    def get_rng_state(device='cuda'):
+        touched.append(_gpu_index(device))
+        return states[_gpu_index(device)]
+
+    def set_rng_state(state, device='cuda'):
+        touched.append(_gpu_index(device))
+        states[_gpu_index(device)] = state
+
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+    monkeypatch.setattr(torch.cuda, 'get_rng_state', get_rng_state)
+    monkeypatch.setattr(torch.cuda, 'set_rng_state', set_rng_state)
+    unit, dropout = _unit(nn.ReLU()), _SecondGPUDropout(states)
+    x = torch.randn(2, 4, 6, 6, dtype=torch.float64).as_subclass(_OnSecondGPU)
+    (y,) = norm_act_conv(x.requires_grad_(), unit.norm, unit.act, [unit.conv], dropout, True)
+    assert type(y.grad_fn).__name__ == '_NormActConvBackward'
+    states[1] = 30  # other random draws on that GPU between the forward and the backward
+    y.sum().backward()
+    assert dropout.seen == [20, 20]  # the forward's state, not the one the backward found
+    assert states == {0: 10, 1: 30}
+    assert set(touched) == {1}

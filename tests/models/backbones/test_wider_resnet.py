@@ -128,7 +128,10 @@ def test_custom_arch_and_width():
 @pytest.mark.parametrize(
     'kwargs,match',
     [
-        (dict(depth=50), r'allowed depths are \[16, 20, 38\]'),
+        (
+            dict(depth=50),
+            r'allowed depths are \[16, 20, 38\] \(or pass arch=dict\(units=\.\.\.\)\)',
+        ),
         (dict(variant='b'), r"allowed variants are \['a', 'a1', 'a2'\]"),
         (dict(output_stride=4), r'output_stride must be one of \(8, 16, 32\)'),
         (dict(out_indices=(7,)), r'out_indices .* in 0..6'),
@@ -136,6 +139,7 @@ def test_custom_arch_and_width():
         (dict(out_indices=()), r'out_indices'),
         (dict(frozen_stages=7), r'frozen_stages must be an int in -1..6'),
         (dict(arch=dict(units=(1, 2))), r"arch\['units'\] must be 6 positive ints"),
+        (dict(arch=dict(units=(1, 1, 0, 1, 1, 1))), r"arch\['units'\] must be 6 positive ints"),
         (dict(arch=dict(widths=((1,),) * 6)), r"arch\['widths'\] must be 6 tuples"),
         (dict(arch=dict(downsample=('max',) * 5)), r"each 'pool' or 'stride'"),
         (dict(arch=dict(blocks=3)), r'unknown arch keys'),
@@ -322,3 +326,32 @@ def test_forward_stops_at_the_last_requested_block():
         getattr(m, name).register_forward_hook(lambda mod, a, o, name=name: ran.append(name))
     m(torch.randn(1, 3, 16, 16))
     assert ran == ['stem', 'block2', 'block3']
+
+
+def test_a_unit_with_the_defaults_is_the_plain_identity_unit():
+    """PreActUnit's defaults: stride 1, dilation 1, the identity shortcut, no checkpoint,
+    the plain path; checked against the unit written out with torch's functions."""
+    F = torch.nn.functional
+    unit = PreActUnit(4, (4, 4)).eval()
+    x = torch.randn(1, 4, 7, 7)
+    y = F.relu(unit.norm1(x))
+    y = F.conv2d(y, unit.conv1.weight, padding=1)
+    y = F.conv2d(F.relu(unit.norm2(y)), unit.conv2.weight, padding=1)
+    torch.testing.assert_close(unit(x), x + y)
+    assert unit.shortcut is None and not unit.with_cp and not unit.memory_efficient
+
+
+@pytest.mark.parametrize('frozen_stages,norm_out_frozen', [(5, False), (6, True)])
+def test_freezing_every_block_freezes_the_final_norm(frozen_stages, norm_out_frozen):
+    m = WiderResNet(depth=16, frozen_stages=frozen_stages, **SMALL).train()
+    last = getattr(m, m.block_names[frozen_stages])  # block6 / block7
+    assert all(not p.requires_grad for p in last.parameters())
+    assert all(p.requires_grad != norm_out_frozen for p in m.norm_out.parameters())
+    assert m.norm_out.training != norm_out_frozen
+
+
+def test_no_width_rounds_to_zero():
+    """At a tiny widen_factor every width is at least one channel."""
+    m = WiderResNet(depth=16, widen_factor=1 / 256)
+    assert m.stem.out_channels == 1  # 64 / 256 rounds to 0
+    assert m.out_channels[-1] == 16  # 4096 / 256

@@ -65,14 +65,18 @@ def test_unsorted_or_repeated_out_indices_are_refused_with_the_fix(out_indices, 
         ),
         (dict(norm_cfg='BN'), r"norm_cfg must be a dict with a 'type' key, e.g. dict\(type='BN'\)"),
         (dict(norm_cfg=dict(requires_grad=True)), r"norm_cfg must be a dict with a 'type' key"),
-        (dict(norm_cfg=dict(type='LN')), r"'LN' does not normalise the channels .* use one of BN"),
+        (
+            dict(norm_cfg=dict(type='LN')),
+            r"'LN' does not normalise the channels .* use one of BN, SyncBN, GN, IN \(GN with",
+        ),
         (
             dict(norm_cfg=dict(type='BN', epsilon=1e-5)),
             r"norm_cfg=.*'epsilon'.* cannot be built: TypeError: .*unexpected keyword",
         ),
         (
             dict(act_cfg=dict(type='Relu')),
-            r"act_cfg type 'Relu' is not a registered layer; use one of ReLU, LeakyReLU",
+            r"act_cfg type 'Relu' is not a registered layer; use one of ReLU, LeakyReLU, PReLU, "
+            r'ELU, GELU, SiLU \(or register',
         ),
         (
             dict(act_cfg=dict(type='LeakyReLU', slope=0.01)),
@@ -94,8 +98,9 @@ def test_gn_without_num_groups_names_the_groups_that_fit():
     assert 'GN needs num_groups dividing every normalised width [4, 8,' in msg
     assert 'got num_groups=None' in msg
     assert "use e.g. norm_cfg=dict(type='GN', num_groups=4) (divisors: [1, 2, 4])" in msg
-    with pytest.raises(ValueError, match=r'got num_groups=32; .*num_groups=4\)'):
-        WiderResNet(norm_cfg=dict(type='GN', num_groups=32), **SMALL)
+    for groups in (32, 0, -4):
+        with pytest.raises(ValueError, match=rf'got num_groups={groups}; .*num_groups=4\)'):
+            WiderResNet(norm_cfg=dict(type='GN', num_groups=groups), **SMALL)
     # full width: every width is a multiple of 64, so the usual 32 groups fit
     with pytest.raises(ValueError, match=r'num_groups=32\) \(divisors: \[1, 2, 4, 8, 16, 32, 64\]'):
         WiderResNet(depth=16, norm_cfg=dict(type='GN', num_groups=3))

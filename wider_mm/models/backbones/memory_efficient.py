@@ -240,12 +240,10 @@ def _recompute(
     running statistics as they are."""
     # The norm updates copies of its buffers (running statistics, batch count), which are
     # dropped afterwards; the real buffers are not written (their version counter, which
-    # the forward pass's autograd graph may check, stays as it is).
+    # the forward pass's autograd graph may check, stays as it is). In eval mode too: a
+    # norm's submodule may be in training mode while the norm is not.
     originals = [
-        (m._buffers, k, b)
-        for m in (norm.modules() if norm.training else ())
-        for k, b in m._buffers.items()
-        if b is not None
+        (m._buffers, k, b) for m in norm.modules() for k, b in m._buffers.items() if b is not None
     ]
     for buffers, k, b in originals:
         buffers[k] = b.clone()
