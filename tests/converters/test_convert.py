@@ -737,6 +737,10 @@ def test_all_problems_are_given_in_one_line():
             lambda k: '.mod7.' not in k or 'proj_conv' in k,
             'block7.unit*.norm*/conv* (no conv of block B7 at all)',
         ),
+        (
+            lambda k: '.mod2.' not in k or 'proj_conv' in k,
+            'block2.unit*.norm*/conv* (no conv of block B2 at all)',
+        ),
     ],
 )
 def test_a_lost_block_is_named_as_such(keep, want):
@@ -744,3 +748,13 @@ def test_a_lost_block_is_named_as_such(keep, want):
     with pytest.raises(ConversionError, match='not produced') as e:
         convert_state_dict({k: v for k, v in state.items() if keep(k)}, 'nvidia')
     assert e.value.missing == [want] and e.value.unexpected == []
+
+
+@pytest.mark.parametrize('dtype', ['<f2', '<f4', '<f8', '>f8'])
+def test_numpy_floats_of_every_width_torch_has_convert(dtype):
+    """float16/32/64 arrays (either byte order) convert, to the float32 values they hold."""
+    state = port_case('psa')[1]
+    arrays = {k: v.numpy().astype(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    got = convert_state_dict(arrays, 'psa').state_dict['stem.weight']
+    want = torch.from_numpy(arrays['conv1a.weight'].astype('=f4'))
+    assert got.dtype == torch.float32 and torch.equal(got, want)

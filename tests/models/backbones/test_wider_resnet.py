@@ -132,7 +132,10 @@ def test_custom_arch_and_width():
             dict(depth=50),
             r'allowed depths are \[16, 20, 38\] \(or pass arch=dict\(units=\.\.\.\)\)',
         ),
-        (dict(variant='b'), r"allowed variants are \['a', 'a1', 'a2'\]"),
+        (
+            dict(variant='b'),
+            r"allowed variants are \['a', 'a1', 'a2'\] \(or pass arch=dict\(downsample=\.\.\.\)\)",
+        ),
         (dict(output_stride=4), r'output_stride must be one of \(8, 16, 32\)'),
         (dict(out_indices=(7,)), r'out_indices .* in 0..6'),
         (dict(out_indices=(-1,)), r'out_indices .* in 0..6'),
@@ -141,7 +144,11 @@ def test_custom_arch_and_width():
         (dict(arch=dict(units=(1, 2))), r"arch\['units'\] must be 6 positive ints"),
         (dict(arch=dict(units=(1, 1, 0, 1, 1, 1))), r"arch\['units'\] must be 6 positive ints"),
         (dict(arch=dict(widths=((1,),) * 6)), r"arch\['widths'\] must be 6 tuples"),
-        (dict(arch=dict(downsample=('max',) * 5)), r"each 'pool' or 'stride'"),
+        (
+            dict(arch=dict(downsample=('max',) * 5)),
+            r"^WiderResNet: arch\['downsample'\] must be 5 entries \(B2..B6\), each 'pool' or "
+            r"'stride', got \('max',",
+        ),
         (dict(arch=dict(blocks=3)), r'unknown arch keys'),
         (dict(dropout_type='Alpha'), r"'Dropout' or 'Dropout2d'"),
     ],
@@ -355,3 +362,55 @@ def test_no_width_rounds_to_zero():
     m = WiderResNet(depth=16, widen_factor=1 / 256)
     assert m.stem.out_channels == 1  # 64 / 256 rounds to 0
     assert m.out_channels[-1] == 16  # 4096 / 256
+
+
+def test_a_custom_arch_needs_no_known_depth_or_variant():
+    """The depth is ignored where arch gives the units, the variant where it gives the
+    down-sampling."""
+    m = WiderResNet(depth=99, arch=dict(units=(1,) * 6), **SMALL)
+    assert len([u for u in m.modules() if isinstance(u, PreActUnit)]) == 6
+    m = WiderResNet(variant='z', arch=dict(downsample=('stride',) * 5), depth=16, **SMALL)
+    assert not any(isinstance(x, torch.nn.MaxPool2d) for x in m.modules())
+
+
+BASIC, BOTTLENECK = (8, 8), (8, 16, 32)
+
+
+@pytest.mark.parametrize(
+    'arch,match',
+    [
+        (dict(stem_channels=0), r"arch\['stem_channels'\] must be a positive int, got 0$"),
+        (dict(stem_channels=8.0), r"arch\['stem_channels'\] must be a positive int, got 8\.0$"),
+        (dict(widths=[BASIC] * 3 + [(8, 0)] + [BOTTLENECK] * 2), r'positive ints, got .*\(8, 0\)'),
+        (dict(widths=[BASIC] * 3 + [(8, 8.0)] + [BOTTLENECK] * 2), r'positive ints, got .*8\.0'),
+    ],
+)
+def test_a_bad_custom_arch_names_the_key_and_what_it_must_be(arch, match):
+    with pytest.raises(ValueError, match=match) as e:
+        WiderResNet(depth=16, arch=arch)
+    if 'widths' in arch:
+        assert (
+            "arch['widths'] must be 6 tuples (B2..B7) of 2 (basic unit) or 3 (bottleneck unit) "
+            'positive ints'
+        ) in str(e.value)
+
+
+def test_a_custom_arch_may_be_one_channel_wide():
+    arch = dict(stem_channels=1, widths=[(1, 1)] * 4 + [(1, 1, 1)] * 2)
+    m = WiderResNet(depth=16, arch=arch)
+    assert m.stem.out_channels == 1 and m.out_channels[-1] == 1
+
+
+def test_a_first_unit_projects_its_shortcut_only_where_the_shape_changes():
+    """Equal widths throughout: only the strided first units need a 1x1 projection (pools
+    keep the unit's stride at 1); a second bottleneck unit takes the first one's output."""
+    arch = dict(
+        stem_channels=8,
+        units=(1, 1, 1, 1, 2, 1),
+        widths=[(8, 8)] * 4 + [(4, 4, 8), (8, 8, 8)],
+        downsample=('pool', 'stride', 'pool', 'stride', 'pool'),
+    )
+    m = WiderResNet(arch=arch)
+    projected = [getattr(m, f'block{b}').unit1.shortcut is not None for b in range(2, 8)]
+    assert projected == [False, True, False, True, False, False]
+    assert m(torch.randn(1, 3, 64, 64))[0].shape == (1, 8, 2, 2)

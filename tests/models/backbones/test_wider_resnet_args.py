@@ -36,7 +36,7 @@ def test_unsorted_or_repeated_out_indices_are_refused_with_the_fix(out_indices, 
         WiderResNet(out_indices=out_indices, **SMALL)
     msg = str(e.value)
     assert f'out_indices={out_indices}' in msg and 'block order' in msg
-    assert f'use out_indices={fix}' in msg
+    assert f'use out_indices={fix} (heads choose outputs and their order by in_index)' in msg
     assert '\n' not in msg
 
 
@@ -52,6 +52,8 @@ def test_unsorted_or_repeated_out_indices_are_refused_with_the_fix(out_indices, 
         (dict(widen_factor=-0.5), r'widen_factor must be a number > 0'),
         (dict(widen_factor='1/8'), r"widen_factor must be a number > 0 .*got '1/8'"),
         (dict(in_channels=0), r'in_channels must be a positive int'),
+        (dict(frozen_stages=-2), r'frozen_stages must be an int in -1..6'),
+        (dict(contract_dilation='yes'), r"contract_dilation must be True or False, got 'yes'"),
         (dict(drop_rates=(0.3,)), r'drop_rates must be two rates in \[0, 1\)'),
         (dict(drop_rates=(0.3, 0.5, 0.5)), r'drop_rates must be two rates'),
         (dict(drop_rates=0.3), r'drop_rates must be two rates'),
@@ -62,6 +64,11 @@ def test_unsorted_or_repeated_out_indices_are_refused_with_the_fix(out_indices, 
         (
             dict(norm_cfg=dict(type='Foo')),
             r"norm_cfg type 'Foo' is not a registered layer; use one of BN, SyncBN, GN, IN",
+        ),
+        (dict(norm_cfg=dict(type=None)), r'norm_cfg type None is not a registered layer'),
+        (
+            dict(norm_cfg=dict(type=torch.nn.BatchNorm2d), act_cfg=dict(type='Relu')),
+            r"act_cfg type 'Relu' is not a registered layer",
         ),
         (dict(norm_cfg='BN'), r"norm_cfg must be a dict with a 'type' key, e.g. dict\(type='BN'\)"),
         (dict(norm_cfg=dict(requires_grad=True)), r"norm_cfg must be a dict with a 'type' key"),
@@ -106,10 +113,33 @@ def test_gn_without_num_groups_names_the_groups_that_fit():
         WiderResNet(depth=16, norm_cfg=dict(type='GN', num_groups=3))
 
 
+def test_gn_groups_suggested_are_at_most_32():
+    # every width a multiple of 66: its divisors 1, 2, 3, 6, 11, 22, 33, 66 -> 22
+    arch = dict(stem_channels=66, widths=[(66, 66)] * 4 + [(66, 132, 198)] * 2)
+    with pytest.raises(
+        ValueError, match=r'num_groups=22\) \(divisors: \[1, 2, 3, 6, 11, 22, 33, 66\]'
+    ):
+        WiderResNet(depth=16, arch=arch, norm_cfg=dict(type='GN', num_groups=4))
+
+
 def test_valid_layer_configs_still_build():
     m = WiderResNet(norm_cfg=dict(type='GN', num_groups=2), **SMALL)
     assert isinstance(m.block2.unit1.norm1, torch.nn.GroupNorm)
+    m = WiderResNet(norm_cfg=dict(type='GN', num_groups=1), **SMALL)  # a layer norm
+    assert m.block2.unit1.norm1.num_groups == 1
     m = WiderResNet(norm_cfg=dict(type='IN', affine=True), act_cfg=dict(type='ELU'), **SMALL)
     assert isinstance(m.block2.unit1.act, torch.nn.ELU)
     m = WiderResNet(norm_cfg=dict(type=torch.nn.BatchNorm2d), frozen_stages=-1, **SMALL)
     assert isinstance(m.stem, torch.nn.Conv2d)
+
+
+def test_feature_info_names_the_module_of_each_output():
+    m = WiderResNet(**SMALL)
+    names = [f['module'] for f in m.feature_info]
+    assert names == ['stem', 'block2', 'block3', 'block4', 'block5', 'block6', 'norm_out']
+    assert all(isinstance(m.get_submodule(n), torch.nn.Module) for n in names)
+
+
+def test_one_input_channel_is_enough():
+    m = WiderResNet(in_channels=1, out_indices=(0,), **SMALL)
+    assert m(torch.randn(1, 1, 8, 8))[0].shape == (1, 4, 8, 8)
